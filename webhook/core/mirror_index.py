@@ -1,0 +1,201 @@
+"""`MirrorIndex`: what CRI-O would try for a reference, given the operator's tables (spec §4).
+
+Matching is containers/image's `FindRegistry` / `PullSourcesFromReference` /
+`rewriteReference` plus the per-attempt `blocked` check of `newDockerClient`. Instead of
+scanning every table as upstream does, the index hashes tables by prefix and asks only
+for the prefixes a name can match (each `/` or `:` boundary of the name, each `.`
+suffix of its host), so a lookup costs the length of the name, not the number of rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from webhook.core.image_reference import (
+    OPENSHIFT_SEARCH_REGISTRIES,
+    ImageReference,
+    parse_canonical,
+    runtime_image,
+)
+from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.registry_tables import RegistryTable, build_tables
+from webhook.errors import InvalidReferenceError
+
+
+class Role(Enum):
+    MIRROR = "mirror"
+    SOURCE = "source"
+
+
+@dataclass(frozen=True, slots=True)
+class PullCandidate:
+    pull_spec: str
+    role: Role
+    blocked: bool
+    origins: tuple[str, ...]
+    """Objects (`Kind/name`) that put this candidate here, or that blocked it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullPlan:
+    """The attempts for one fully-qualified reference, in the order the runtime makes them."""
+
+    reference: ImageReference
+    matched_prefix: str | None
+    candidates: tuple[PullCandidate, ...]
+    error: str | None = None
+    """Set when building the list fails: the pull fails before contacting anything."""
+
+    @property
+    def reachable(self) -> tuple[PullCandidate, ...]:
+        """Candidates the runtime will actually contact."""
+        return () if self.error else tuple(c for c in self.candidates if not c.blocked)
+
+    @property
+    def mirrors(self) -> tuple[PullCandidate, ...]:
+        return tuple(c for c in self.candidates if c.role is Role.MIRROR)
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePlan:
+    """What the runtime does with one pod `image` string: one plan per short-name expansion."""
+
+    image: str
+    short_name: bool
+    plans: tuple[PullPlan, ...]
+    parse_error: str | None = None
+
+
+class MirrorIndex:
+    """Immutable after construction, so a new one can be swapped in atomically."""
+
+    def __init__(
+        self,
+        tables: Iterable[RegistryTable],
+        search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
+        config: MirrorSetConfig | None = None,
+    ) -> None:
+        self.tables = tuple(tables)
+        self.search_registries = tuple(search_registries)
+        self.config = config
+        self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
+        self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
+
+    @classmethod
+    def from_config(
+        cls,
+        config: MirrorSetConfig,
+        search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
+    ) -> MirrorIndex:
+        return cls(build_tables(config.rules), search_registries, config)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def find_table(self, name: str) -> RegistryTable | None:
+        """The single table containers/image uses for repository `name`: the longest prefix
+        that matches, ties going to the smaller prefix in byte order (spec §4.1)."""
+        best = self._longest_exact(name)
+        wildcard = self._longest_wildcard(name)
+        if wildcard is not None and (
+            best is None
+            or len(wildcard.prefix) > len(best.prefix)
+            or (len(wildcard.prefix) == len(best.prefix) and wildcard.prefix < best.prefix)
+        ):
+            best = wildcard
+        return best
+
+    def candidates(self, reference: ImageReference) -> PullPlan:
+        """Ordered pull candidates for a fully-qualified, normalized reference."""
+        table = self.find_table(reference.name)
+        if table is None:
+            return PullPlan(reference, None, (PullCandidate(str(reference), Role.SOURCE, False, ()),))
+        wanted = [m for m in table.mirrors if m.for_digests == reference.by_digest]
+        text = str(reference)
+        candidates = []
+        try:
+            for mirror in wanted:
+                spec = _rewrite(text, table.prefix, mirror.location)
+                blocked = self._blocked(parse_canonical(spec).name)
+                candidates.append(PullCandidate(spec, Role.MIRROR, blocked, mirror.origins))
+            spec = _rewrite(text, table.prefix, table.location)
+            parse_canonical(spec)
+        except InvalidReferenceError as error:
+            return PullPlan(reference, table.prefix, (), f"rewriting reference: {error.reason}")
+        candidates.append(
+            PullCandidate(spec, Role.SOURCE, table.blocked, table.blocked_by if table.blocked else ())
+        )
+        return PullPlan(reference, table.prefix, tuple(candidates))
+
+    def explain(self, image: str) -> ImagePlan:
+        """From a pod `image` string as written to every attempt the node would make."""
+        try:
+            runtime = runtime_image(image, self.search_registries)
+        except InvalidReferenceError as error:
+            return ImagePlan(image, False, (), str(error))
+        plans = tuple(self.candidates(reference) for reference in runtime.references)
+        return ImagePlan(image, runtime.short_name, plans)
+
+    def registries_conf(self, digest_only_style: str = "pull-from-mirror") -> str:
+        from webhook.core.registries_conf import render
+
+        return render(self.tables, self.search_registries, digest_only_style)
+
+    def _blocked(self, name: str) -> bool:
+        """The check made before each attempt, against that attempt's own table (spec §4.3)."""
+        table = self.find_table(name)
+        return table is not None and table.blocked
+
+    def _longest_exact(self, name: str) -> RegistryTable | None:
+        if name in self._exact:
+            return self._exact[name]
+        for end in range(len(name) - 1, 0, -1):
+            if name[end] in "/:" and name[:end] in self._exact:
+                return self._exact[name[:end]]
+        return None
+
+    def _longest_wildcard(self, name: str) -> RegistryTable | None:
+        if not self._wildcard:
+            return None
+        host_end = len(name)
+        for separator in "/:":
+            position = name.find(separator)
+            if position != -1:
+                host_end = min(host_end, position)
+        host = name[:host_end]
+        for start, char in enumerate(host):
+            suffix = host[start:]
+            if char == "." and suffix in self._wildcard and _subdomain_match(name, suffix) != -1:
+                return self._wildcard[suffix]
+        return None
+
+
+def _rewrite(reference: str, prefix: str, location: str) -> str:
+    """`Endpoint.rewriteReference`: swap the matched prefix for the endpoint's location."""
+    if location == "":
+        return reference
+    return location + reference[_matching_prefix_length(reference, prefix) :]
+
+
+def _matching_prefix_length(reference: str, prefix: str) -> int:
+    """containers/image `refMatchingPrefix`; -1 when `prefix` does not match."""
+    if prefix.startswith("*."):
+        return _subdomain_match(reference, prefix[1:])
+    if reference == prefix:
+        return len(prefix)
+    if reference.startswith(prefix) and reference[len(prefix) : len(prefix) + 1] in (":", "/", "@"):
+        return len(prefix)
+    return -1
+
+
+def _subdomain_match(reference: str, suffix: str) -> int:
+    """`refMatchingSubdomainPrefix`: only the *first* occurrence of `.domain` counts."""
+    index = reference.find(suffix)
+    if index == -1 or "/" in reference[:index]:
+        return -1
+    end = index + len(suffix)
+    if end == len(reference) or reference[end] in ":/@":
+        return end
+    return -1

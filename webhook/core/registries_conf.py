@@ -1,0 +1,51 @@
+"""Render registry tables as the `/etc/containers/registries.conf` the MCO writes (spec §3.3).
+
+The text is equal in meaning to the operator's TOML, not byte-identical: same tables in
+the same order, same keys. `digest_only_style="mirror-by-digest-only"` writes scopes
+whose mirrors are all digest-only in the older registry-level form, which runtimes that
+predate `pull-from-mirror` understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from webhook.core.registry_tables import RegistryTable
+
+PULL_FROM_MIRROR = "pull-from-mirror"
+MIRROR_BY_DIGEST_ONLY = "mirror-by-digest-only"
+DIGEST_ONLY_STYLES = (PULL_FROM_MIRROR, MIRROR_BY_DIGEST_ONLY)
+
+
+def render(
+    tables: Iterable[RegistryTable],
+    search_registries: Sequence[str],
+    digest_only_style: str = PULL_FROM_MIRROR,
+) -> str:
+    if digest_only_style not in DIGEST_ONLY_STYLES:
+        raise ValueError(f"digest_only_style must be one of {DIGEST_ONLY_STYLES}")
+    registries = ", ".join(_quote(registry) for registry in search_registries)
+    lines = [f"unqualified-search-registries = [{registries}]", 'short-name-mode = ""']
+    for table in tables:
+        legacy = digest_only_style == MIRROR_BY_DIGEST_ONLY and all(
+            mirror.for_digests for mirror in table.mirrors
+        )
+        lines += ["", "[[registry]]"]
+        lines.append(f"  prefix = {_quote(table.prefix if table.wildcard else '')}")
+        if not table.wildcard:
+            lines.append(f"  location = {_quote(table.location)}")
+        if table.blocked:
+            lines.append("  blocked = true")
+        if legacy:
+            lines.append(f"  {MIRROR_BY_DIGEST_ONLY} = true")
+        for mirror in table.mirrors:
+            lines += ["", "  [[registry.mirror]]", f"    location = {_quote(mirror.location)}"]
+            if not legacy:
+                mode = "digest-only" if mirror.for_digests else "tag-only"
+                lines.append(f"    {PULL_FROM_MIRROR} = {_quote(mode)}")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string; validated scopes never hold control characters."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,44 @@
+"""One exception tree for the whole project, so callers catch by meaning, not by origin.
+
+    IdmsGuardError                  anything idms-guard raises on purpose
+    ├── InvalidReferenceError       an image reference the runtime could not parse
+    ├── MirrorSetError              a mirror-set object or file that cannot be used
+    │   └── MirrorSetFileError      a file or directory that cannot be read or parsed
+    └── UsageError                  bad command-line arguments
+
+Every message names the input that is wrong and why, so the CLI and the webhook can show
+it as it is, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class IdmsGuardError(Exception):
+    """Base of every error idms-guard raises deliberately."""
+
+
+class InvalidReferenceError(IdmsGuardError, ValueError):
+    """An image reference does not follow the grammar CRI-O parses with.
+
+    `reason` is the upstream wording (containers/image), `hint` points at the offending
+    part of `reference`, the input as given.
+    """
+
+    def __init__(self, reference: str, reason: str, hint: str = "") -> None:
+        self.reference = reference
+        self.reason = reason
+        self.hint = hint
+        detail = f" ({hint})" if hint else ""
+        super().__init__(f"invalid image reference {reference!r}: {reason}{detail}")
+
+
+class MirrorSetError(IdmsGuardError):
+    """A mirror-set object (IDMS, ITMS or ICSP) that cannot be used."""
+
+
+class MirrorSetFileError(MirrorSetError):
+    """A mirror-set file or directory that cannot be read or parsed."""
+
+
+class UsageError(IdmsGuardError):
+    """Command-line arguments that do not make sense together."""
