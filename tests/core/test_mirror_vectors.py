@@ -19,6 +19,7 @@ VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())["vectors"]
 
 def vectors(outcome: str) -> list[Any]:
     """Vectors by outcome: `mcoRejects`, `parseError`, or a pull `plan`."""
+
     def outcome_of(vector: dict[str, Any]) -> str:
         return next((key for key in ("mcoRejects", "parseError") if key in vector), "plan")
 
@@ -28,7 +29,10 @@ def vectors(outcome: str) -> list[Any]:
 def plan_as_vector(plan: ImagePlan) -> list[dict[str, Any]]:
     rows = []
     for pull in plan.plans:
-        row: dict[str, Any] = {"normalized": str(pull.reference), "matchedPrefix": pull.matched_prefix}
+        row: dict[str, Any] = {
+            "normalized": str(pull.reference),
+            "matchedPrefix": pull.matched_prefix,
+        }
         if pull.error:
             row["error"] = pull.error
         else:

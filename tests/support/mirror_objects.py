@@ -10,7 +10,11 @@ Entry = dict[str, Any]
 _KINDS = {
     "idms": ("config.openshift.io/v1", "ImageDigestMirrorSet", "imageDigestMirrors"),
     "itms": ("config.openshift.io/v1", "ImageTagMirrorSet", "imageTagMirrors"),
-    "icsp": ("operator.openshift.io/v1alpha1", "ImageContentSourcePolicy", "repositoryDigestMirrors"),
+    "icsp": (
+        "operator.openshift.io/v1alpha1",
+        "ImageContentSourcePolicy",
+        "repositoryDigestMirrors",
+    ),
 }
 
 
@@ -32,7 +36,7 @@ def entry(source: str, *mirrors: str, never: bool = False) -> Entry:
 
 
 def objects_from_vector_config(config: dict[str, list[list[Entry]]]) -> list[dict[str, Any]]:
-    """The vectors' `{idms: [[entry...] per object], ...}`, named idms1, idms2, ... as in the spec."""
+    """The vectors' `{idms: [[entry, ...] per object]}`, objects named idms1, idms2, ..."""
     return [
         mirror_object(kind, f"{kind}{number}", entries)
         for kind in ("idms", "itms", "icsp")

@@ -208,7 +208,7 @@ def _split_docker_domain(text: str) -> tuple[str, str]:
 
 
 def _validate_digest(text: str, digest: str) -> None:
-    """go-digest's `Digest.Validate`: only sha256/384/512 with lower-case hex of the right length."""
+    """go-digest's `Validate`: sha256, sha384 or sha512 with lower-case hex of that length."""
     algorithm, encoded = digest.split(":", 1)
     expected_length = _DIGEST_HEX_LENGTHS.get(algorithm)
     if expected_length is None:
@@ -241,7 +241,9 @@ def _locate_problem(text: str) -> str:
         return f"digest {digest!r} must look like sha256:<64 hex digits>"
     if digest:
         algorithm, _, encoded = digest.partition(":")
-        if not re.fullmatch(r"[A-Za-z0-9]+", algorithm) or not re.fullmatch(r"[0-9a-fA-F]+", encoded):
+        if not re.fullmatch(r"[A-Za-z0-9]+", algorithm) or not re.fullmatch(
+            r"[0-9a-fA-F]+", encoded
+        ):
             return f"digest {digest!r} must look like sha256:<64 hex digits>"
         if len(encoded) < 32:
             return f"digest {digest!r} is too short"

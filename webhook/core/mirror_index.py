@@ -111,7 +111,9 @@ class MirrorIndex:
         """Ordered pull candidates for a fully-qualified, normalized reference."""
         table = self.find_table(reference.name)
         if table is None:
-            return PullPlan(reference, None, (PullCandidate(str(reference), Role.SOURCE, False, ()),))
+            return PullPlan(
+                reference, None, (PullCandidate(str(reference), Role.SOURCE, False, ()),)
+            )
         wanted = [m for m in table.mirrors if m.for_digests == reference.by_digest]
         text = str(reference)
         candidates = []
@@ -125,7 +127,9 @@ class MirrorIndex:
         except InvalidReferenceError as error:
             return PullPlan(reference, table.prefix, (), f"rewriting reference: {error.reason}")
         candidates.append(
-            PullCandidate(spec, Role.SOURCE, table.blocked, table.blocked_by if table.blocked else ())
+            PullCandidate(
+                spec, Role.SOURCE, table.blocked, table.blocked_by if table.blocked else ()
+            )
         )
         return PullPlan(reference, table.prefix, tuple(candidates))
 

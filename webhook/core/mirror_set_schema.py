@@ -181,7 +181,9 @@ def _read_entry(read: ReadObject, object_id: ObjectId, path: str, entry: Any) ->
         for mirror_index, mirror in enumerate(mirrors):
             mirror_path = f"{path}.mirrors[{mirror_index}]"
             if not valid_mirror(mirror):
-                problems.append(_problem(object_id, mirror_path, _pattern_message(mirror, "mirror")))
+                problems.append(
+                    _problem(object_id, mirror_path, _pattern_message(mirror, "mirror"))
+                )
             elif mirror in mirrors[:mirror_index]:
                 problems.append(_problem(object_id, mirror_path, f"Duplicate value: {mirror!r}"))
         if policy is not None and policy not in _POLICIES:
@@ -193,9 +195,7 @@ def _read_entry(read: ReadObject, object_id: ObjectId, path: str, entry: Any) ->
                     + ", ".join(f'"{p}"' for p in _POLICIES),
                 )
             )
-    read.rules.append(
-        MirrorRule(object_id, source, tuple(mirrors), policy == NEVER_CONTACT_SOURCE)
-    )
+    read.rules.append(MirrorRule(object_id, source, tuple(mirrors), policy == NEVER_CONTACT_SOURCE))
 
 
 def _object_name(document: Mapping[str, Any]) -> str | None:
@@ -218,4 +218,6 @@ def _problem(object_id: ObjectId, path: str, message: str) -> ConfigProblem:
 
 
 def _refused(label: str, path: str, message: str) -> ReadObject:
-    return ReadObject(None, problems=[ConfigProblem(label, path, message, ProblemScope.OBJECT_REFUSED)])
+    return ReadObject(
+        None, problems=[ConfigProblem(label, path, message, ProblemScope.OBJECT_REFUSED)]
+    )

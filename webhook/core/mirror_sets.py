@@ -96,7 +96,8 @@ def mco_validation_problems(rules: Iterable[MirrorRule]) -> list[ConfigProblem]:
     """
     order = {MirrorSetKind.IDMS: 0, MirrorSetKind.ICSP: 1, MirrorSetKind.ITMS: 2}
     ordered = sorted(
-        enumerate(rules), key=lambda item: (order[item[1].origin.kind], item[1].origin.name, item[0])
+        enumerate(rules),
+        key=lambda item: (order[item[1].origin.kind], item[1].origin.name, item[0]),
     )
     first_policy: dict[str, str] = {}
     problems: list[ConfigProblem] = []

@@ -1,4 +1,4 @@
-"""Mirror rules → the `[[registry]]` tables the machine-config operator writes (spec §3.2–3.3).
+"""Mirror rules → the `[[registry]]` tables the machine-config operator writes (spec §3.2, §3.3).
 
 One table per distinct source string: IDMS and ICSP entries form the digest group, ITMS
 entries the tag group; each group merges its mirrors with the operator's topological

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 
 def merged_mirror_order(source: str, mirror_lists: Iterable[Sequence[str]]) -> tuple[str, ...]:
@@ -32,7 +33,7 @@ def merged_mirror_order(source: str, mirror_lists: Iterable[Sequence[str]]) -> t
             in_degree[after] += 1
 
     for mirrors in mirror_lists:
-        for before, after in zip(mirrors, mirrors[1:], strict=False):
+        for before, after in pairwise(mirrors):
             add_edge(before, after)
         if source not in mirrors:
             add_edge(mirrors[-1], source)
@@ -49,10 +50,8 @@ def _kahn_with_byte_order(successors: dict[str, set[str]], in_degree: dict[str, 
     emitted: list[str] = []
     done: set[str] = set()
     while len(done) < len(remaining):
-        if queue:
-            node = queue.popleft()
-        else:
-            node = min(n for n in remaining if n not in done)  # break a cycle
+        # An empty queue with nodes left means a cycle: the smallest remaining node breaks it.
+        node = queue.popleft() if queue else min(n for n in remaining if n not in done)
         if node in done:
             continue
         done.add(node)

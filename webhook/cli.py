@@ -1,0 +1,151 @@
+"""`idms-guard` command line. Parses arguments, calls the core, prints; nothing else.
+
+Every failure the user can cause (a missing file, bad YAML, a bad reference, an unknown
+kind) ends as one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from webhook.core.explanation import explanation_json, explanation_lines
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
+from webhook.errors import IdmsGuardError, UsageError
+from webhook.main import load_example_mirror_sets, load_mirror_set_paths
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+# What `explain --example` shows when no image is named: one case of each kind.
+EXAMPLE_IMAGES = (
+    "quay.io/acme/shop:1.4",
+    "quay.io/acme/shop@sha256:" + "3" * 64,
+    "registry.redhat.io/ubi9/ubi:9.4",
+    "registry.redhat.io/ubi9/ubi@sha256:" + "5" * 64,
+    "docker.io/library/nginx:1.27",
+    "nginx",
+)
+
+
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args, stdout, stderr)
+        return result
+    except IdmsGuardError as error:
+        print(f"idms-guard: error: {error}", file=stderr)
+        return EXIT_USAGE
+
+
+def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    config = _mirror_sets(args, stderr)
+    images = list(args.images) or (list(EXAMPLE_IMAGES) if args.example else [])
+    if not images:
+        raise UsageError("explain needs at least one IMAGE (or --example)")
+    index = MirrorIndex.from_config(config)
+    status, separator = EXIT_OK, ""
+    for image in images:
+        plan = index.explain(image)
+        if plan.parse_error:
+            print(f"idms-guard: error: {plan.parse_error}", file=stderr)
+            status = EXIT_USAGE
+        elif args.json:
+            print(json.dumps(explanation_json(plan)), file=stdout)
+        else:
+            print(separator + "\n".join(explanation_lines(plan, index)), file=stdout)
+            separator = "\n"
+    return status
+
+
+def _registries_conf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    config = _mirror_sets(args, stderr)
+    stdout.write(MirrorIndex.from_config(config).registries_conf(args.digest_only_style))
+    return EXIT_OK
+
+
+def _mirror_sets(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
+    if args.example and args.mirror_sets:
+        raise UsageError("use either --mirror-sets or --example, not both")
+    if args.example:
+        config = load_example_mirror_sets()
+    elif args.mirror_sets:
+        config = load_mirror_set_paths(args.mirror_sets, note=lambda text: _warn(stderr, text))
+    else:
+        raise UsageError("--mirror-sets PATH is required (or --example for the built-in set)")
+    for problem in config.problems:
+        _warn(stderr, str(problem))
+    if config.mco_rejection:
+        ignored = ", ".join(sorted(config.excluded_objects))
+        _warn(
+            stderr,
+            "the machine-config operator would refuse this configuration "
+            f"({config.mco_rejection}); nodes keep their previous one. "
+            f"Shown without: {ignored}",
+        )
+    return config
+
+
+def _warn(stderr: TextIO, text: str) -> None:
+    print(f"idms-guard: warning: {text}", file=stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idms-guard",
+        description="Keep pods on disconnected clusters pulling through their mirrors.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    explain = commands.add_parser(
+        "explain",
+        help="where the node would pull an image from, in order",
+        description="Print, for each IMAGE, every pull the node's CRI-O would attempt, in "
+        "order, as the cluster's ImageDigestMirrorSets, ImageTagMirrorSets and "
+        "ImageContentSourcePolicies configure it.",
+    )
+    explain.add_argument("images", nargs="*", metavar="IMAGE", help="image as written in a pod")
+    _add_mirror_set_options(explain)
+    explain.add_argument("--json", action="store_true", help="one JSON object per image")
+    explain.set_defaults(run=_explain)
+
+    conf = commands.add_parser(
+        "registries-conf",
+        help="print the registries.conf the machine-config operator renders",
+    )
+    _add_mirror_set_options(conf)
+    conf.add_argument(
+        "--digest-only-style",
+        choices=DIGEST_ONLY_STYLES,
+        default=PULL_FROM_MIRROR,
+        help="how digest-only mirrors are written (default: %(default)s, as the MCO does; "
+        "mirror-by-digest-only for runtimes older than pull-from-mirror)",
+    )
+    conf.set_defaults(run=_registries_conf)
+    return parser
+
+
+def _add_mirror_set_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--mirror-sets",
+        nargs="+",
+        metavar="PATH",
+        default=[],
+        help="YAML/JSON files or directories with IDMS/ITMS/ICSP objects ('-' for stdin)",
+    )
+    command.add_argument(
+        "--example",
+        action="store_true",
+        help="use the example mirror sets shipped with idms-guard",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

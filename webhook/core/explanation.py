@@ -1,0 +1,99 @@
+"""Words for a pull plan: what `idms-guard explain` prints, instead of a node debug session.
+
+The verdict line answers the question people open `oc debug node/…` for: will this pull
+reach a mirror, and if not, why not (the usual answer: IDMS mirrors serve digests only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webhook.core.mirror_index import ImagePlan, MirrorIndex, PullCandidate, PullPlan, Role
+
+
+def explanation_json(plan: ImagePlan) -> dict[str, Any]:
+    """`explain --json`: one object per image; a short name's expansions are concatenated,
+    since the node tries them one after the other."""
+    first = plan.plans[0] if plan.plans else None
+    return {
+        "image": plan.image,
+        "reference": str(first.reference) if first else None,
+        "by_digest": first.reference.by_digest if first else False,
+        "candidates": [
+            {
+                "pull_spec": candidate.pull_spec,
+                "role": candidate.role.value,
+                "blocked": candidate.blocked,
+                "from": list(candidate.origins),
+            }
+            for pull in plan.plans
+            if pull.error is None
+            for candidate in pull.candidates
+        ],
+    }
+
+
+def explanation_lines(plan: ImagePlan, index: MirrorIndex) -> list[str]:
+    if plan.parse_error:
+        return [f"{plan.image}", f"  cannot be pulled: {plan.parse_error}"]
+    lines = [plan.image]
+    if plan.short_name:
+        registries = ", ".join(index.search_registries)
+        lines.append(
+            f"  short name: the node tries each search registry in turn ({registries}),"
+            " unless the node OS aliases it; write the registry to be sure"
+        )
+    for pull in plan.plans:
+        lines.extend(_pull_lines(pull, index, indent="    " if plan.short_name else "  "))
+    return lines
+
+
+def verdict(pull: PullPlan, index: MirrorIndex) -> str:
+    kind = "by digest" if pull.reference.by_digest else "by tag"
+    if pull.error:
+        return f"{kind}: the pull fails before contacting anything: {pull.error}"
+    mirrors = [c for c in pull.candidates if c.role is Role.MIRROR and not c.blocked]
+    source = pull.candidates[-1]
+    tries = f"tries {_count(len(mirrors), 'mirror')}"
+    if mirrors and not source.blocked:
+        return f"{kind}: {tries}, then the source"
+    if mirrors:
+        return f"{kind}: {tries} only; the source is blocked (NeverContactSource)"
+    why = _why_no_mirror(pull, index)
+    if source.blocked:
+        return f"{kind}: the pull fails: no mirror applies{why} and the source is blocked"
+    return f"{kind}: no mirror applies{why}; pulls straight from the source"
+
+
+def _pull_lines(pull: PullPlan, index: MirrorIndex, indent: str) -> list[str]:
+    header = f"{indent[:-2]}→ {pull.reference}"
+    if pull.matched_prefix:
+        header += f"  (matches {pull.matched_prefix})"
+    lines = [header]
+    width = max((len(c.pull_spec) for c in pull.candidates), default=0)
+    for number, candidate in enumerate(pull.candidates, start=1):
+        lines.append(f"{indent}{number}. {_describe(candidate, width)}".rstrip())
+    lines.append(f"{indent}{verdict(pull, index)}")
+    return lines
+
+
+def _describe(candidate: PullCandidate, width: int) -> str:
+    origins = ", ".join(candidate.origins)
+    if candidate.blocked:
+        note = "[blocked, never contacted" + (f": {origins}]" if origins else "]")
+    else:
+        note = f"(from {origins})" if origins else ""
+    return f"{candidate.role.value:<6} {candidate.pull_spec:<{width}}  {note}"
+
+
+def _why_no_mirror(pull: PullPlan, index: MirrorIndex) -> str:
+    table = index.find_table(pull.reference.name)
+    if table is None or pull.reference.by_digest:
+        return ""
+    if any(mirror.for_digests for mirror in table.mirrors):
+        return " (its ImageDigestMirrorSet/ICSP mirrors serve pulls by digest only)"
+    return ""
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
