@@ -4,6 +4,8 @@
     ├── InvalidReferenceError       an image reference the runtime could not parse
     ├── MirrorSetError              a mirror-set object or file that cannot be used
     │   └── MirrorSetFileError      a file or directory that cannot be read or parsed
+    ├── AdmissionReviewError        a request body that is not a usable AdmissionReview
+    ├── CertificateError            a certificate or key that cannot be used
     └── UsageError                  bad command-line arguments
 
 Every message names the input that is wrong and why, so the CLI and the webhook can show
@@ -38,6 +40,17 @@ class MirrorSetError(IdmsGuardError):
 
 class MirrorSetFileError(MirrorSetError):
     """A mirror-set file or directory that cannot be read or parsed."""
+
+
+class AdmissionReviewError(IdmsGuardError):
+    """A webhook request body that is not an `admission.k8s.io/v1` AdmissionReview we can answer.
+
+    The HTTP layer answers it with 400 and this message; it never becomes a 500.
+    """
+
+
+class CertificateError(IdmsGuardError):
+    """A certificate or key that cannot be used."""
 
 
 class UsageError(IdmsGuardError):
