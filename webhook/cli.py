@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
-from typing import TextIO
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
 
+from webhook.config import Settings
 from webhook.core.explanation import explanation_json, explanation_lines
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
-from webhook.main import load_example_mirror_sets, load_mirror_set_paths
+from webhook.gunicorn_config import ServerOptions
+from webhook.main import load_example_mirror_sets, load_mirror_set_paths, prepare_demo, serve
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -69,6 +75,46 @@ def _registries_conf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
     config = _mirror_sets(args, stderr)
     stdout.write(MirrorIndex.from_config(config).registries_conf(args.digest_only_style))
     return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if args.demo:
+        return _serve_demo(args, stdout)
+    if not (args.cert and args.key):
+        raise UsageError("serve needs --cert FILE and --key FILE (or --demo)")
+    settings = Settings.from_env(os.environ)
+    if args.mirror_sets:
+        settings = replace(settings, mirror_set_paths=tuple(args.mirror_sets))
+    if args.exempt_namespace:
+        settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
+    settings = settings.with_release_namespace(os.environ.get("POD_NAMESPACE", ""))
+    serve(settings, _server_options(args, Path(args.cert), Path(args.key)))
+    return EXIT_OK
+
+
+def _serve_demo(args: argparse.Namespace, stdout: TextIO) -> int:
+    with tempfile.TemporaryDirectory(prefix="idms-guard-demo-") as directory:
+        demo = prepare_demo(Path(directory), args.port)
+        print(
+            f"idms-guard demo: serving https://127.0.0.1:{args.port} with the example mirror "
+            f"sets and a throwaway CA in {directory}.\n"
+            "Play the API server: in another terminal, send the sample review "
+            "(a pod with three images) and read the answer:\n\n"
+            f"  {demo.curl}\n\n"
+            "Replace /validate/warn with /validate/enforce or /validate/audit to see the "
+            "other modes. Ctrl-C stops the server.",
+            file=stdout,
+            flush=True,
+        )
+        options = replace(demo.options, workers=1, threads=args.threads)
+        serve(demo.settings, options)
+    return EXIT_OK
+
+
+def _server_options(args: argparse.Namespace, cert: Path, key: Path) -> ServerOptions:
+    return ServerOptions(
+        cert, key, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+    )
 
 
 def _mirror_sets(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
@@ -129,7 +175,56 @@ def _parser() -> argparse.ArgumentParser:
         "mirror-by-digest-only for runtimes older than pull-from-mirror)",
     )
     conf.set_defaults(run=_registries_conf)
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: Any) -> None:
+    serve_command = commands.add_parser(
+        "serve",
+        help="run the admission webhook (HTTPS, gunicorn)",
+        description="Serve /validate/enforce, /validate/warn and /validate/audit over HTTPS. "
+        "Certificate files renewed on disk are picked up without a restart; mirror-set "
+        "files are re-read when they change.",
+    )
+    serve_command.add_argument("--cert", metavar="FILE", help="serving certificate (PEM)")
+    serve_command.add_argument("--key", metavar="FILE", help="its private key (PEM)")
+    serve_command.add_argument(
+        "--mirror-sets", nargs="+", metavar="PATH", default=[], help="IDMS/ITMS/ICSP files or dirs"
+    )
+    serve_command.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    serve_command.add_argument("--port", type=_port, default=8443, help="default: %(default)s")
+    serve_command.add_argument("--workers", type=_positive, default=1, help="processes")
+    serve_command.add_argument("--threads", type=_positive, default=8, help="threads per worker")
+    serve_command.add_argument(
+        "--exempt-namespace",
+        action="append",
+        metavar="PATTERN",
+        help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
+    )
+    serve_command.add_argument(
+        "--demo",
+        action="store_true",
+        help="throwaway CA and certificate, example mirror sets, 127.0.0.1; prints a curl command",
+    )
+    serve_command.set_defaults(run=_serve)
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
 
 
 def _add_mirror_set_options(command: argparse.ArgumentParser) -> None:

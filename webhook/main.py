@@ -3,16 +3,33 @@ the adapters and the core."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib import resources
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
+from flask import Flask
+
+from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
+from webhook.adapters.tls import (
+    generate_ca,
+    generate_serving_certificate,
+    service_dns_names,
+    write_certificate_files,
+)
+from webhook.config import Settings
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
-from webhook.errors import MirrorSetFileError
+from webhook.errors import MirrorSetFileError, UsageError
+from webhook.gunicorn_config import ServerOptions, WebhookServer, gunicorn_options
+from webhook.index_sources import IndexHolder, MirrorSetFiles
 
 EXAMPLE_MIRROR_SETS = "mirror-sets.yaml"
+SAMPLE_REVIEW = "sample-review.json"
 
 
 def example_mirror_sets_text() -> str:
@@ -64,3 +81,90 @@ def _kind_of(body: object) -> str:
 
 def _where(document: Document) -> str:
     return f"{document.path}:{document.line}"
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, so log collectors can index findings by field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        message = record.getMessage()
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            entry.update(parsed)
+        else:
+            entry["message"] = message
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logger = logging.getLogger("idms_guard")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def build_app(settings: Settings) -> Flask:
+    """The Flask app of one gunicorn worker, with its own index and file watcher."""
+    configure_logging()
+    holder = IndexHolder()
+    watcher = MirrorSetFiles(
+        settings.mirror_set_paths,
+        holder,
+        lambda paths: load_mirror_set_paths(paths),
+        settings.mirror_set_poll_seconds,
+    )
+    watcher.start()
+    app_settings = AppSettings(settings.policy, settings.max_body_bytes, settings.fail_closed)
+    return create_app(app_settings, holder)
+
+
+def serve(settings: Settings, options: ServerOptions) -> None:
+    if not settings.mirror_set_paths:
+        raise UsageError("serve needs --mirror-sets PATH (or --demo)")
+    load_mirror_set_paths(settings.mirror_set_paths)  # fail now, with a clear line, if unusable
+    WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
+
+
+@dataclass(frozen=True)
+class Demo:
+    directory: Path
+    settings: Settings
+    options: ServerOptions
+    curl: str
+
+
+DEMO_SERVICE, DEMO_NAMESPACE, DEMO_PORT = "idms-guard", "idms-guard", 8443
+
+
+def prepare_demo(directory: Path, port: int = DEMO_PORT) -> Demo:
+    """A throwaway CA and certificate for the in-cluster name, the example mirror sets and a
+    sample review, all in `directory`, plus the curl command that plays the API server."""
+    ca = generate_ca("idms-guard-demo-ca", days=1)
+    names = [*service_dns_names(DEMO_SERVICE, DEMO_NAMESPACE), "localhost"]
+    serving = generate_serving_certificate(ca, names, days=1, ip_addresses=["127.0.0.1"])
+    files = write_certificate_files(directory, ca, serving)
+    mirror_sets = directory / EXAMPLE_MIRROR_SETS
+    mirror_sets.write_text(example_mirror_sets_text())
+    review = directory / SAMPLE_REVIEW
+    review.write_text(resources.files("webhook.examples").joinpath(SAMPLE_REVIEW).read_text())
+    host = f"{DEMO_SERVICE}.{DEMO_NAMESPACE}.svc"
+    curl = (
+        f"curl -sS --cacert {files['ca.crt']} --resolve {host}:{port}:127.0.0.1 "
+        f"-H 'Content-Type: application/json' --data @{review} "
+        f"https://{host}:{port}/validate/warn"
+    )
+    settings = Settings(mirror_set_paths=(str(mirror_sets),))
+    options = ServerOptions(files["tls.crt"], files["tls.key"], host="127.0.0.1", port=port)
+    return Demo(directory, settings, options, curl)

@@ -70,7 +70,15 @@ def parse_documents(text: str, path: str) -> Iterator[Document]:
 
 def _manifest_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+        # Hidden entries are skipped: a mounted ConfigMap keeps a second copy of every
+        # file under `..<timestamp>/`, and editors leave `.swp` files.
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix in MANIFEST_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
         if not files:
             raise MirrorSetFileError(f"{path}: directory holds no .yaml, .yml or .json file")
         return files

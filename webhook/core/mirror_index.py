@@ -82,6 +82,10 @@ class MirrorIndex:
         self.config = config
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
+        self.mirror_hosts = frozenset(
+            mirror.location.split("/", 1)[0] for table in self.tables for mirror in table.mirrors
+        )
+        """Registries that serve as mirrors: the cluster can reach them by design."""
 
     @classmethod
     def from_config(

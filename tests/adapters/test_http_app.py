@@ -1,0 +1,199 @@
+"""The Flask app as the API server and Prometheus see it (no network: Flask's test client)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.support.reviews import pod_review, sample
+from webhook.adapters.http_app import AppSettings, Metrics, create_app, failure_decision
+from webhook.core.decision import Mode, Outcome
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.policy import PolicySettings
+
+UNMIRRORED = "docker.io/library/nginx:1.27"
+
+
+class Source:
+    def __init__(self, ready: bool = True) -> None:
+        self.ready = ready
+        self.current = MirrorIndex(())
+
+
+class BrokenSource(Source):
+    @property  # type: ignore[override]
+    def current(self) -> MirrorIndex:
+        raise RuntimeError("simulated bug")
+
+    @current.setter
+    def current(self, value: MirrorIndex) -> None:
+        pass
+
+
+def make_client(
+    source: Source | None = None, metrics: Metrics | None = None, **settings: Any
+) -> FlaskClient:
+    app = create_app(AppSettings(PolicySettings(), **settings), source or Source(), metrics)
+    return app.test_client()
+
+
+@pytest.fixture
+def client() -> FlaskClient:
+    return make_client()
+
+
+def test_a_body_that_is_not_json_gets_400_naming_the_problem(client: FlaskClient) -> None:
+    reply = client.post("/validate/warn", data=b"{not json", content_type="application/json")
+    assert reply.status_code == 400
+    assert "not valid JSON" in reply.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param([], "must be a JSON object", id="a-list"),
+        pytest.param(
+            {"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"},
+            "expected apiVersion admission.k8s.io/v1",
+            id="v1beta1",
+        ),
+        pytest.param(
+            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"},
+            "request: required",
+            id="no-request",
+        ),
+        pytest.param(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "request": {"kind": {"kind": "Pod"}, "operation": "CREATE"},
+            },
+            "request.uid: required",
+            id="no-uid",
+        ),
+        pytest.param(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "PATCH"},
+            },
+            "request.operation",
+            id="bad-operation",
+        ),
+        pytest.param(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "request": {
+                    "uid": "u",
+                    "kind": {"kind": "Pod"},
+                    "operation": "CREATE",
+                    "object": "pod",
+                },
+            },
+            "request.object",
+            id="object-not-an-object",
+        ),
+    ],
+)
+def test_a_body_that_is_not_a_v1_review_gets_400(
+    client: FlaskClient, body: Any, expected: str
+) -> None:
+    reply = client.post("/validate/enforce", json=body)
+    assert reply.status_code == 400
+    assert expected in reply.get_json()["error"]
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
+    reply = client.post("/validate/warn", data=b"[" * 100_000, content_type="application/json")
+    assert reply.status_code == 400
+
+
+def test_a_body_over_the_size_limit_is_refused_with_413() -> None:
+    small = make_client(max_body_bytes=1000)
+    reply = small.post("/validate/warn", json=pod_review({"web": UNMIRRORED}))
+    assert reply.status_code == 413
+    assert "error" in reply.get_json()
+
+
+def test_an_unknown_mode_is_404(client: FlaskClient) -> None:
+    reply = client.post("/validate/strict", json=sample("validate-pod-create-kubectl-run"))
+    assert reply.status_code == 404
+    assert "enforce, warn or audit" in reply.get_json()["error"]
+
+
+def test_readyz_is_503_until_the_mirror_sets_are_loaded() -> None:
+    source = Source(ready=False)
+    client = make_client(source)
+    assert client.get("/readyz").status_code == 503
+    source.ready = True
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_count_requests_by_endpoint_and_outcome_and_findings_by_reason() -> None:
+    client = make_client()
+    client.post("/validate/enforce", json=pod_review({"web": UNMIRRORED, "b": "nginx"}))
+    client.post("/validate/warn", data=b"x", content_type="application/json")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert (
+        'idms_guard_admission_requests_total{endpoint="validate/enforce",outcome="denied"} 1.0'
+        in text
+    )
+    assert 'idms_guard_findings_total{mode="enforce",reason="tag-not-mirrored"} 1.0' in text
+    assert 'idms_guard_findings_total{mode="enforce",reason="short-name"} 1.0' in text
+    assert 'idms_guard_admission_duration_seconds_count{endpoint="validate/enforce"} 1.0' in text
+    assert "idms_guard_mirror_index_tables 0.0" in text
+
+
+def test_a_dry_run_is_judged_alike_but_leaves_no_finding_metric_or_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = make_client()
+    with caplog.at_level(logging.INFO, logger="idms_guard"):
+        reply = client.post("/validate/enforce", json=pod_review({"web": UNMIRRORED}, dry_run=True))
+    assert reply.get_json()["response"]["allowed"] is False
+    assert "idms_guard_findings_total{" not in client.get("/metrics").get_data(as_text=True)
+    assert caplog.records == []
+
+
+def test_findings_are_logged_as_one_structured_line(caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client()
+    with caplog.at_level(logging.INFO, logger="idms_guard"):
+        client.post("/validate/audit", json=pod_review({"web": UNMIRRORED}))
+    (record,) = caplog.records
+    assert '"reason": "tag-not-mirrored"' in record.getMessage()
+    assert '"outcome": "audited"' in record.getMessage()
+
+
+def test_an_internal_error_allows_with_a_warning_by_default() -> None:
+    reply = make_client(BrokenSource()).post(
+        "/validate/enforce", json=pod_review({"web": UNMIRRORED})
+    )
+    response = reply.get_json()["response"]
+    assert reply.status_code == 200
+    assert response["allowed"] is True
+    assert "internal error" in response["warnings"][0]
+
+
+def test_an_internal_error_denies_in_enforce_mode_when_fail_closed() -> None:
+    reply = make_client(BrokenSource(), fail_closed=True).post(
+        "/validate/enforce", json=pod_review({"web": UNMIRRORED})
+    )
+    assert reply.get_json()["response"]["allowed"] is False
+
+
+@pytest.mark.parametrize("mode", [Mode.WARN, Mode.AUDIT])
+def test_fail_closed_never_denies_outside_enforce_mode(mode: Mode) -> None:
+    decision = failure_decision(mode, fail_closed=True)
+    assert (decision.allowed, decision.outcome) == (True, Outcome.ALLOWED)
+
+
+def test_a_non_workload_kind_is_allowed_untouched(client: FlaskClient) -> None:
+    body = sample("validate-pod-create-kubectl-run")
+    body["request"]["kind"] = {"group": "", "version": "v1", "kind": "ConfigMap"}
+    reply = client.post("/validate/enforce", json=body).get_json()
+    assert reply["response"] == {"uid": body["request"]["uid"], "allowed": True}

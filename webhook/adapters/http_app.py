@@ -1,0 +1,197 @@
+"""Flask routes around the core: `/validate/<mode>`, health, readiness and Prometheus metrics.
+
+The app never answers a webhook call with a 500 or a traceback: a body that is not an
+AdmissionReview gets 400 with a JSON error; an internal failure while judging a valid
+review becomes an answer chosen by `failure_decision` (allow with a warning, or deny
+when the operator asked for fail-closed enforcement).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, Response, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException
+
+from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
+from webhook.core.decision import Decision, Mode, Outcome
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.policy import PolicySettings
+from webhook.errors import AdmissionReviewError
+
+log = logging.getLogger("idms_guard.admission")
+
+
+class IndexSource(Protocol):
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def current(self) -> MirrorIndex: ...
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    policy: PolicySettings
+    max_body_bytes: int = 8 * 1024 * 1024
+    fail_closed: bool = False
+
+
+class Metrics:
+    """One registry per app, so that tests can build several apps in one process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "idms_guard_admission_requests",
+            "Admission requests by endpoint and outcome.",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "idms_guard_admission_duration_seconds",
+            "Time to answer an admission request.",
+            ["endpoint"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.findings = Counter(
+            "idms_guard_findings",
+            "Images that would not be pulled through a mirror, by reason and mode.",
+            ["reason", "mode"],
+            registry=self.registry,
+        )
+        self.index_tables = Gauge(
+            "idms_guard_mirror_index_tables",
+            "registries.conf tables in the mirror index in use.",
+            registry=self.registry,
+        )
+
+
+def create_app(
+    settings: AppSettings,
+    index_source: IndexSource,
+    metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Flask:
+    app = Flask("idms_guard")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    metrics = metrics or Metrics()
+    metrics.index_tables.set_function(lambda: len(index_source.current))
+
+    @app.post("/validate/<mode>")
+    def validate_endpoint(mode: str) -> Response:
+        try:
+            chosen = Mode(mode)
+        except ValueError:
+            return _error(404, f"unknown mode {mode!r}; use enforce, warn or audit")
+        started = clock()
+        endpoint = f"validate/{chosen.value}"
+        try:
+            review = read_review(_json_body())
+        except AdmissionReviewError as error:
+            metrics.requests.labels(endpoint, Outcome.INVALID_REVIEW.value).inc()
+            return _error(400, str(error))
+        answer = _judge(review, chosen, index_source, settings)
+        _record(metrics, review, chosen, answer)
+        metrics.requests.labels(endpoint, answer.decision.outcome.value).inc()
+        metrics.latency.labels(endpoint).observe(clock() - started)
+        return _json(200, review_response(review.uid, answer.decision))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        if index_source.ready:
+            return Response("ok\n", mimetype="text/plain")
+        return Response("mirror sets not loaded yet\n", status=503, mimetype="text/plain")
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return _error(error.code or 500, error.description or error.name)
+
+    return app
+
+
+@dataclass(frozen=True)
+class _Answer:
+    decision: Decision
+    findings: tuple[Any, ...]
+
+
+def _judge(
+    review: AdmissionRequest, mode: Mode, index_source: IndexSource, settings: AppSettings
+) -> _Answer:
+    try:
+        validation = validate(review, mode, index_source.current, settings.policy)
+    except Exception:  # a bug must not block the API server; logged with its traceback
+        log.exception("internal error judging %s in %s", review.described, review.namespace)
+        return _Answer(failure_decision(mode, settings.fail_closed), ())
+    return _Answer(validation.decision, validation.findings)
+
+
+def failure_decision(mode: Mode, fail_closed: bool) -> Decision:
+    """The one place where an internal error becomes allow or deny."""
+    text = "idms-guard could not check this request's images (internal error)"
+    if mode is Mode.ENFORCE and fail_closed:
+        return Decision(False, Outcome.DENIED, message=text)
+    return Decision(True, Outcome.ALLOWED, warnings=(text,))
+
+
+def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Answer) -> None:
+    """Log and count findings; dry-run requests leave no trace but the request counter."""
+    if review.dry_run or not answer.findings:
+        return
+    for finding in answer.findings:
+        metrics.findings.labels(finding.reason.value, mode.value).inc()
+    log.info(
+        json.dumps(
+            {
+                "event": "findings",
+                "mode": mode.value,
+                "outcome": answer.decision.outcome.value,
+                "namespace": review.namespace,
+                "object": review.described,
+                "operation": review.operation,
+                "user": review.username,
+                "findings": [
+                    {
+                        "where": f.site.describe(),
+                        "image": f.image,
+                        "reason": f.reason.value,
+                        "fix": f.fix,
+                    }
+                    for f in answer.findings
+                ],
+            }
+        )
+    )
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise AdmissionReviewError(f"the body is not valid JSON: {error}") from None
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json(status, {"error": message})

@@ -1,0 +1,67 @@
+"""Every setting of the service, read in one place.
+
+`Settings.from_env` takes a mapping (normally `os.environ`) so tests pass a dict; the
+command line fills the same fields. Environment names are `IDMS_GUARD_<FIELD>`; lists
+are comma-separated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from webhook.core.policy import INTERNAL_REGISTRY, PolicySettings
+from webhook.errors import UsageError
+
+ENV_PREFIX = "IDMS_GUARD_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mirror_set_paths: tuple[str, ...] = ()
+    exempt_namespaces: tuple[str, ...] = ("kube-*", "openshift-*")
+    exempt_images: tuple[str, ...] = (INTERNAL_REGISTRY,)
+    max_body_bytes: int = 8 * 1024 * 1024
+    """The API server sends objects up to ~3 MiB (object + oldObject); more is refused."""
+    mirror_set_poll_seconds: float = 5.0
+    fail_closed: bool = False
+    """On an internal error, deny in enforce mode instead of allowing (failurePolicy Fail)."""
+
+    @property
+    def policy(self) -> PolicySettings:
+        return PolicySettings(self.exempt_namespaces, self.exempt_images)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            raw = environ.get(ENV_PREFIX + setting.name.upper())
+            if raw is None:
+                continue
+            values[setting.name] = _convert(setting.name, raw, getattr(cls(), setting.name))
+        return cls(**values)
+
+    def with_release_namespace(self, namespace: str) -> Settings:
+        """The webhook's own namespace is always exempt, or it could block its own pods."""
+        if not namespace or namespace in self.exempt_namespaces:
+            return self
+        return replace(self, exempt_namespaces=(*self.exempt_namespaces, namespace))
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    variable = ENV_PREFIX + name.upper()
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("true", "1")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+    except ValueError as error:
+        raise UsageError(f"{variable}={raw!r}: {error}") from None
+    return raw

@@ -1,0 +1,114 @@
+"""Findings → the answer for one mode: deny (enforce), warn, or record silently (audit).
+
+Limits come from the API server: it shows each admission warning up to a length and the
+whole set within a budget (we keep each <= 120 characters and the set <= 4096), and audit
+annotation keys are qualified-name parts (no `/`, <= 63 characters), prefixed by the
+server with the webhook's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from webhook.core.policy import Finding
+
+WARNING_LENGTH_MAX = 120
+WARNINGS_TOTAL_MAX = 4096
+DENY_LINES_MAX = 30
+ANNOTATION_VALUE_MAX = 1024
+
+
+class Mode(Enum):
+    ENFORCE = "enforce"
+    WARN = "warn"
+    AUDIT = "audit"
+
+
+class Outcome(Enum):
+    """How a request ended; the same names appear in responses, logs, metrics and tests."""
+
+    ALLOWED = "allowed"
+    WARNED = "warned"
+    DENIED = "denied"
+    AUDITED = "audited"
+    EXEMPT = "exempt"
+    UNCHANGED = "unchanged"
+    NOT_A_WORKLOAD = "not-a-workload"
+    INVALID_REVIEW = "invalid-review"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    outcome: Outcome
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+    audit_annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def decide(mode: Mode, findings: Sequence[Finding]) -> Decision:
+    if not findings:
+        return Decision(True, Outcome.ALLOWED)
+    if mode is Mode.ENFORCE:
+        return Decision(False, Outcome.DENIED, message=deny_message(findings))
+    if mode is Mode.WARN:
+        return Decision(True, Outcome.WARNED, warnings=warnings_for(findings))
+    return Decision(True, Outcome.AUDITED, audit_annotations=audit_annotations(findings))
+
+
+def deny_message(findings: Sequence[Finding]) -> str:
+    count = len(findings)
+    noun = "image" if count == 1 else "images"
+    lines = [f"idms-guard: {count} {noun} would not be pulled through a mirror:"]
+    lines += [f"- {line_for(finding)}" for finding in findings[:DENY_LINES_MAX]]
+    if count > DENY_LINES_MAX:
+        lines.append(f"- … and {count - DENY_LINES_MAX} more")
+    return "\n".join(lines)
+
+
+def line_for(finding: Finding) -> str:
+    return f"{finding.site.describe()}: {finding.image}: {finding.problem}; {finding.fix}"
+
+
+def warnings_for(findings: Sequence[Finding]) -> tuple[str, ...]:
+    warnings: list[str] = []
+    used = 0
+    for number, finding in enumerate(findings):
+        text = _shorten(
+            f"{finding.site.describe()}: {_abbreviated(finding.image)}: {finding.hint}",
+            WARNING_LENGTH_MAX,
+        )
+        remaining = len(findings) - number
+        tail = f"… and {remaining} more images not served by a mirror"
+        if used + len(text) + len(tail) > WARNINGS_TOTAL_MAX and remaining > 1:
+            warnings.append(tail)
+            break
+        warnings.append(text)
+        used += len(text)
+    return tuple(warnings)
+
+
+def audit_annotations(findings: Sequence[Finding]) -> dict[str, str]:
+    annotations = {}
+    for number, finding in enumerate(findings):
+        key = f"{finding.reason.value}-{number}"
+        value = f"{finding.site.describe()} {finding.image}: {finding.fix}"
+        if finding.digest:
+            value += f"; pinning would write {finding.digest}"
+        annotations[key] = _shorten(value, ANNOTATION_VALUE_MAX)
+    return annotations
+
+
+def _abbreviated(image: str) -> str:
+    """Digests take 71 of a warning's 120 characters; 12 hex digits identify one."""
+    name, at, digest = image.partition("@")
+    algorithm, colon, encoded = digest.partition(":")
+    if at and colon and len(encoded) > 12:
+        return f"{name}@{algorithm}:{encoded[:12]}…"
+    return image
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

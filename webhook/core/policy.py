@@ -1,0 +1,180 @@
+"""Findings: which images the node could not pull through a mirror, and what to write instead.
+
+A finding is a named `Reason` shared by messages, logs, metrics and tests. The judgement
+uses the pull plan of `MirrorIndex`, so it is exactly the node's: an image is fine when
+the node would try at least one mirror that is not blocked, or when it names a registry
+the mirror sets themselves use as a mirror (the cluster reaches those by design).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from webhook.core.image_reference import ImageReference
+from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
+from webhook.core.workloads import ImageSite
+
+# The OpenShift internal registry is always reachable from nodes.
+INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000/*"
+
+
+class Reason(Enum):
+    TAG_NOT_MIRRORED = "tag-not-mirrored"
+    SOURCE_NOT_MIRRORED = "source-not-mirrored"
+    SOURCE_BLOCKED_NO_MIRROR = "source-blocked-no-mirror"
+    SHORT_NAME = "short-name"
+    INVALID_REFERENCE = "invalid-reference"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    site: ImageSite
+    reason: Reason
+    problem: str
+    """What is wrong, in words a developer understands without knowing IDMS."""
+    fix: str
+    """What to write or add instead."""
+    hint: str
+    """The fix in a few words, for an admission warning (120 characters all told)."""
+    digest: str | None = None
+    """The digest the mirrors hold for this tag, when a lookup found it."""
+
+    @property
+    def image(self) -> str:
+        return self.site.image if self.site.image is not None else "<no image>"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    exempt_namespaces: tuple[str, ...] = ("kube-*", "openshift-*")
+    """fnmatch patterns; the chart adds its own release namespace."""
+    exempt_images: tuple[str, ...] = (INTERNAL_REGISTRY,)
+    """fnmatch patterns on the image as written and on its normalized form."""
+
+
+def namespace_exempt(namespace: str, settings: PolicySettings) -> bool:
+    return any(fnmatch.fnmatchcase(namespace, p) for p in settings.exempt_namespaces)
+
+
+def findings_for(
+    sites: Iterable[ImageSite],
+    index: MirrorIndex,
+    settings: PolicySettings,
+    known_digests: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    digests = known_digests or {}
+    found = (image_finding(site, index, settings, digests.get(site.image or "")) for site in sites)
+    return [finding for finding in found if finding is not None]
+
+
+def image_finding(
+    site: ImageSite, index: MirrorIndex, settings: PolicySettings, digest: str | None = None
+) -> Finding | None:
+    """The finding for one image, or None when the node would pull it through a mirror."""
+    if site.image is None:
+        # Workload templates may leave `image` empty for a controller or a tool to fill in;
+        # a Pod without one never gets past the API server's own validation.
+        return None
+    image = site.image
+    plan = index.explain(image)
+    if plan.parse_error:
+        return Finding(
+            site, Reason.INVALID_REFERENCE, plan.parse_error, "fix the reference", "invalid image"
+        )
+    if _exempt(image, plan.plans[0].reference, settings):
+        return None
+    if plan.short_name:
+        qualified = plan.plans[-1].reference  # Kubernetes' own reading: docker.io/...
+        return Finding(
+            site,
+            Reason.SHORT_NAME,
+            "short name: which registry serves it depends on the node's search list and aliases",
+            f"write the registry, e.g. {qualified}",
+            "short name; write the registry",
+        )
+    return _plan_finding(site, plan.plans[0], index, digest)
+
+
+def _plan_finding(
+    site: ImageSite, plan: PullPlan, index: MirrorIndex, digest: str | None
+) -> Finding | None:
+    if plan.error:
+        problem = f"the node cannot build its list of mirrors: {plan.error}"
+        fix = "drop the port or fix the mirror"
+        return Finding(site, Reason.INVALID_REFERENCE, problem, fix, "no valid mirror path")
+    reachable = plan.reachable
+    if any(candidate.role is Role.MIRROR for candidate in reachable):
+        return None
+    if reachable and plan.reference.domain in index.mirror_hosts:
+        return None
+    advice = _Advice(plan, index, digest)
+    if not reachable:
+        return advice.blocked(site)
+    if plan.reference.by_digest:
+        return advice.digest_not_mirrored(site)
+    return advice.tag_not_mirrored(site)
+
+
+class _Advice:
+    """What to tell the user, given what the mirror sets offer for this reference."""
+
+    def __init__(self, plan: PullPlan, index: MirrorIndex, digest: str | None) -> None:
+        self.reference = plan.reference
+        self.digest = digest
+        self.scope = plan.matched_prefix or _namespace_of(plan.reference)
+        table = index.find_table(plan.reference.name)
+        self.digest_mirrors = table is not None and any(m.for_digests for m in table.mirrors)
+        name = plan.reference.name
+        self.pin = f"use {name}@{digest}" if digest else f"pin it: {name}@sha256:<digest>"
+        self.blocked_mirrors = [c.pull_spec for c in plan.mirrors if c.blocked]
+
+    def blocked(self, site: ImageSite) -> Finding:
+        problem = (
+            f"{self.reference.domain} is blocked (NeverContactSource) "
+            "and no mirror serves this pull"
+        )
+        if self.blocked_mirrors:
+            problem += f"; its mirror {self.blocked_mirrors[0]} is in a blocked scope too"
+            fix = (
+                f"move the mirror out of the blocked scope, or add another mirror for {self.scope}"
+            )
+            hint = "source and mirrors all blocked"
+            return Finding(site, Reason.SOURCE_BLOCKED_NO_MIRROR, problem, fix, hint, self.digest)
+        if not self.reference.by_digest and self.digest_mirrors:
+            fix = f"{self.pin} (the mirrors for {self.scope} serve digests only)"
+            hint = "source blocked; pin by digest"
+        else:
+            fix, hint = f"add a mirror for {self.scope}", "source blocked and not mirrored"
+        return Finding(site, Reason.SOURCE_BLOCKED_NO_MIRROR, problem, fix, hint, self.digest)
+
+    def digest_not_mirrored(self, site: ImageSite) -> Finding:
+        problem = (
+            f"no ImageDigestMirrorSet serves {self.reference.name}; "
+            f"the node would go to {self.reference.domain}"
+        )
+        fix = f"mirror it and add an ImageDigestMirrorSet for {self.scope}"
+        hint = "no mirror; add an ImageDigestMirrorSet"
+        return Finding(site, Reason.SOURCE_NOT_MIRRORED, problem, fix, hint)
+
+    def tag_not_mirrored(self, site: ImageSite) -> Finding:
+        problem = f"pulled by tag, and no ImageTagMirrorSet serves {self.reference.name}"
+        if self.digest_mirrors:
+            fix = f"{self.pin} (ImageDigestMirrorSet mirrors serve digests only)"
+            hint = "tag bypasses mirrors; pin by digest"
+        else:
+            fix = f"add an ImageTagMirrorSet for {self.scope}, or mirror it and pin it by digest"
+            hint = "tag not mirrored; add an ImageTagMirrorSet"
+        return Finding(site, Reason.TAG_NOT_MIRRORED, problem, fix, hint, self.digest)
+
+
+def _exempt(image: str, reference: ImageReference, settings: PolicySettings) -> bool:
+    names = (image, str(reference))
+    return any(fnmatch.fnmatchcase(n, p) for p in settings.exempt_images for n in names)
+
+
+def _namespace_of(reference: ImageReference) -> str:
+    """Where a mirror set would usually be rooted: the repository's parent (or registry)."""
+    return reference.name.rsplit("/", 1)[0]
