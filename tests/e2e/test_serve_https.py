@@ -1,0 +1,225 @@
+"""`idms-guard serve` as the API server meets it: gunicorn, real TLS, the service DNS name.
+
+Each test polls with a generous limit instead of timing anything, and every process it
+starts is stopped (tests/support/processes.py).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import ssl
+import subprocess
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+
+from tests.support.mirror_objects import entry, mirror_object
+from tests.support.processes import PYTHON, free_port, running, stop, wait_for
+from tests.support.reviews import pod_review
+from webhook.adapters.tls import (
+    CertificatePair,
+    generate_ca,
+    generate_serving_certificate,
+    service_dns_names,
+    write_certificate_files,
+)
+
+SERVICE_NAME = "idms-guard.idms-guard.svc"
+UNMIRRORED = "docker.io/library/nginx:1.27"
+
+
+@dataclass
+class Server:
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    issuer: CertificatePair
+
+    @property
+    def ca(self) -> Path:
+        return self.directory / "certs" / "ca.crt"
+
+    def context(self, **versions: ssl.TLSVersion) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        for name, version in versions.items():
+            setattr(context, name, version)
+        return context
+
+    def connect(self, server_hostname: str = SERVICE_NAME, **versions: ssl.TLSVersion) -> Any:
+        """An HTTPS connection to 127.0.0.1 that checks the certificate for `server_hostname`,
+        as the API server does for `<service>.<namespace>.svc`."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            connection.sock = self.context(**versions).wrap_socket(
+                raw, server_hostname=server_hostname
+            )
+        except BaseException:
+            raw.close()
+            raise
+        return connection
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        connection = self.connect()
+        try:
+            connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            reply = connection.getresponse()
+            return reply.status, json.loads(reply.read())
+        finally:
+            connection.close()
+
+    def get(self, path: str) -> int:
+        connection = self.connect()
+        try:
+            connection.request("GET", path)
+            reply = connection.getresponse()
+            reply.read()
+            return reply.status
+        finally:
+            connection.close()
+
+    def serial(self) -> int:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            context = self.context()
+            with context.wrap_socket(raw, server_hostname=SERVICE_NAME) as tls:
+                der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).serial_number
+
+
+def renew_serving_certificate(server: Server) -> None:
+    """A new serving certificate from the same CA, written file by file as a renewal lands."""
+    names = service_dns_names("idms-guard", "idms-guard")
+    fresh = generate_serving_certificate(server.issuer, names)
+    write_certificate_files(server.directory / "certs", server.issuer, fresh)
+
+
+def write_mirror_sets(path: Path, *objects: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump_all(objects))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    certs = tmp_path / "certs"
+    ca = generate_ca()
+    names = service_dns_names("idms-guard", "idms-guard")
+    write_certificate_files(certs, ca, generate_serving_certificate(ca, names))
+    sets = tmp_path / "mirror-sets.yaml"
+    write_mirror_sets(sets, mirror_object("itms", "apps", [entry("quay.io/acme", "m.local/acme")]))
+    port, log = free_port(), tmp_path / "server.log"
+    argv = [
+        PYTHON, "-m", "webhook.cli", "serve",
+        "--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key"),
+        "--mirror-sets", str(sets), "--host", "127.0.0.1", "--port", str(port),
+        "--threads", "4",
+    ]  # fmt: skip
+    env = {"IDMS_GUARD_MIRROR_SET_POLL_SECONDS": "0.2"}
+    with running(argv, log, env) as process:
+        server = Server(port, tmp_path, process, log, ca)
+        wait_for(lambda: server.get("/readyz") == 200, "readiness", process=process, log_path=log)
+        yield server
+
+
+def test_the_webhook_answers_over_tls_verified_for_the_service_name(server: Server) -> None:
+    status, reply = server.post("/validate/enforce?timeout=10s", pod_review({"web": UNMIRRORED}))
+    assert status == 200
+    assert reply["response"]["allowed"] is False
+    assert "pulled by tag" in reply["response"]["status"]["message"]
+
+
+def test_a_certificate_for_another_name_is_rejected_by_the_client(server: Server) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        server.connect(server_hostname="other.idms-guard.svc")
+
+
+def test_tls_older_than_1_2_is_refused_by_the_server(server: Server) -> None:
+    context = server.context()
+    with warnings.catch_warnings():  # Python deprecates even naming TLS 1.1
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1_1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # so that this client does offer TLS 1.1
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        pytest.raises(ssl.SSLError) as refused,
+    ):
+        context.wrap_socket(raw, server_hostname=SERVICE_NAME)
+    assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION"
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(server: Server) -> None:
+    connection = server.connect()
+    try:
+        for _ in range(5):
+            connection.request("GET", "/healthz")
+            reply = connection.getresponse()
+            assert (reply.status, reply.read()) == (200, b"ok\n")
+    finally:
+        connection.close()
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(server: Server) -> None:
+    before = server.serial()
+    renew_serving_certificate(server)
+    wait_for(lambda: server.serial() != before, "the renewed certificate", timeout=30)
+    assert server.process.poll() is None
+
+
+def test_a_changed_mirror_set_file_changes_the_decision(server: Server) -> None:
+    review = pod_review({"web": UNMIRRORED})
+    assert server.post("/validate/enforce", review)[1]["response"]["allowed"] is False
+    write_mirror_sets(
+        server.directory / "mirror-sets.yaml",
+        mirror_object("itms", "dockerhub", [entry("docker.io/library", "m.local/library")]),
+    )
+    wait_for(
+        lambda: server.post("/validate/enforce", review)[1]["response"]["allowed"] is True,
+        "the new mirror sets to apply",
+    )
+
+
+def test_garbage_bodies_get_400_and_the_server_stays_up(server: Server) -> None:
+    for body in (b"\x00\xff", b"[" * 50_000, b'{"apiVersion": 1}', b"null"):
+        connection = server.connect()
+        try:
+            connection.request("POST", "/validate/warn", body, {"Content-Type": "application/json"})
+            reply = connection.getresponse()
+            assert reply.status == 400
+            assert "error" in json.loads(reply.read())
+        finally:
+            connection.close()
+    assert server.get("/healthz") == 200
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_sigterm_shuts_down_gracefully(server: Server) -> None:
+    assert stop(server.process) == 0
+
+
+def test_the_demo_prints_a_command_that_works(tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "demo.log"
+    argv = [PYTHON, "-m", "webhook.cli", "serve", "--demo", "--port", str(port)]
+    with running(argv, log) as process:
+        wait_for(lambda: "curl -sS" in log.read_text(), "the demo banner", process=process)
+        command = re.search(r"^\s+(curl -sS .*)$", log.read_text(), re.MULTILINE)
+        assert command is not None
+
+        def answered() -> bool:
+            result = subprocess.run(
+                command.group(1), shell=True, capture_output=True, timeout=20, check=False
+            )
+            return result.returncode == 0 and b'"warnings"' in result.stdout
+
+        wait_for(
+            answered, "the printed curl command to get warnings", process=process, log_path=log
+        )
