@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.support.reviews import pod_review, sample, workload_review
+from tests.support.reviews import ephemeral_container_review, pod_review, sample, workload_review
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.core.decision import Mode
 from webhook.core.mirror_index import MirrorIndex
@@ -50,6 +50,7 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "update-changing-the-image": lambda: sample("validate-pod-update-set-image"),
     "dry-run": lambda: sample("validate-pod-create-dryrun"),
+    "ephemeral-debug-container": lambda: ephemeral_container_review("busybox:1.36"),
     "pod-from-replicaset-controller": lambda: sample("validate-pod-create-replicaset-controller"),
     "deployment": lambda: workload_review(
         "apps", "v1", "Deployment", TEMPLATE, {"web": "docker.io/library/nginx:1.27"}

@@ -85,3 +85,16 @@ def _containers(pod: dict[str, Any], images: Mapping[str, str]) -> list[dict[str
     return [
         {**copy.deepcopy(template), "name": name, "image": image} for name, image in images.items()
     ]
+
+
+def ephemeral_container_review(image: str, namespace: str = "apps") -> dict[str, Any]:
+    """`kubectl debug`: an UPDATE of the `pods/ephemeralcontainers` subresource, whole Pod."""
+    body = sample("validate-pod-update-set-image")
+    request = body["request"]
+    request["subResource"] = "ephemeralcontainers"
+    request["namespace"] = namespace
+    request["object"] = copy.deepcopy(request["oldObject"])
+    request["object"]["spec"]["ephemeralContainers"] = [
+        {"name": "debugger-x7k2p", "image": image, "stdin": True, "tty": True}
+    ]
+    return body
