@@ -54,6 +54,7 @@ INVALID_FORMAT = "invalid reference format"
 NAME_NOT_LOWERCASE = "repository name must be lowercase"
 NAME_EMPTY = "repository name must have at least one component"
 NAME_TOO_LONG = f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+NAME_NOT_CANONICAL = "repository name must be canonical"
 DIGEST_BAD_FORMAT = "invalid checksum digest format"
 DIGEST_UNSUPPORTED = "unsupported digest algorithm"
 DIGEST_BAD_LENGTH = "invalid checksum digest length"
@@ -152,7 +153,7 @@ def parse_canonical(text: str) -> ImageReference:
     """`ParseNamed`: the input must already be fully normalized, as a rewritten mirror must."""
     reference = parse_normalized(text)
     if str(reference) != text:
-        raise InvalidReferenceError(text, INVALID_FORMAT, f"normalized form is {reference}")
+        raise InvalidReferenceError(text, NAME_NOT_CANONICAL, f"normalized form is {reference}")
     return reference
 
 
@@ -225,8 +226,10 @@ def _validate_digest(text: str, digest: str) -> None:
 
 def _check_length(text: str) -> None:
     if len(text) > INPUT_LENGTH_MAX:
+        name = text.partition("@")[0]
+        reason = NAME_TOO_LONG if len(name) > NAME_TOTAL_LENGTH_MAX else INVALID_FORMAT
         raise InvalidReferenceError(
-            text[:64] + "…", INVALID_FORMAT, f"longer than {INPUT_LENGTH_MAX} characters"
+            text[:64] + "…", reason, f"{len(text)} characters; no valid reference has that many"
         )
 
 
@@ -236,7 +239,9 @@ def _locate_problem(text: str) -> str:
         return "contains whitespace"
     if "://" in text:
         return "a scheme such as https:// is not part of an image reference"
-    name, _, digest = text.partition("@")
+    name, at, digest = text.partition("@")
+    if at and not digest:
+        return "nothing follows '@': a digest looks like sha256:<64 hex digits>"
     if digest and ":" not in digest:
         return f"digest {digest!r} must look like sha256:<64 hex digits>"
     if digest:

@@ -172,7 +172,8 @@ def _read_entry(read: ReadObject, object_id: ObjectId, path: str, entry: Any) ->
         return
     if kind.schema_patterns and not valid_source(source):
         problems.append(_problem(object_id, f"{path}.source", _pattern_message(source, "source")))
-    mirrors = entry.get("mirrors") or []
+    mirrors = entry.get("mirrors")
+    mirrors = [] if mirrors is None else mirrors
     if not isinstance(mirrors, list) or not all(isinstance(m, str) for m in mirrors):
         problems.append(_problem(object_id, f"{path}.mirrors", "must be a list of strings"))
         return

@@ -17,6 +17,7 @@ rejection that is the configuration without the offending objects, the best esti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,5 +134,5 @@ def mco_validation_problems(rules: Iterable[MirrorRule]) -> list[ConfigProblem]:
 
 
 def _go_quote(text: str) -> str:
-    """Go's %q for the plain strings that reach these messages."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Go's %q: quotes, backslashes and control characters escaped (JSON escapes them alike)."""
+    return json.dumps(text, ensure_ascii=False)
