@@ -36,7 +36,7 @@ class BrokenSource(Source):
 def make_client(
     source: Source | None = None, metrics: Metrics | None = None, **settings: Any
 ) -> FlaskClient:
-    app = create_app(AppSettings(PolicySettings(), **settings), source or Source(), metrics)
+    app = create_app(AppSettings(PolicySettings(), **settings), source or Source(), metrics=metrics)
     return app.test_client()
 
 

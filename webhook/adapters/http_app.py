@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,8 +22,12 @@ from werkzeug.exceptions import HTTPException
 
 from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
 from webhook.core.decision import Decision, Mode, Outcome
+from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex
-from webhook.core.policy import PolicySettings
+from webhook.core.mutation import mutation_answer, plan_mutation
+from webhook.core.patch import encode_patch
+from webhook.core.pinning import pin_plan
+from webhook.core.policy import Finding, PolicySettings
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
@@ -37,11 +41,21 @@ class IndexSource(Protocol):
     def current(self) -> MirrorIndex: ...
 
 
+class Resolver(Protocol):
+    def resolve(
+        self, images: Sequence[tuple[str, Sequence[str]]], timeout: float
+    ) -> list[Resolution]: ...
+
+
 @dataclass(frozen=True)
 class AppSettings:
     policy: PolicySettings
     max_body_bytes: int = 8 * 1024 * 1024
     fail_closed: bool = False
+    pin_timeout: float = 2.0
+    """Seconds all registry lookups of one request may take; below timeoutSeconds."""
+    keep_tag: bool = False
+    resolve_from_source: bool = False
 
 
 class Metrics:
@@ -78,6 +92,7 @@ class Metrics:
 def create_app(
     settings: AppSettings,
     index_source: IndexSource,
+    resolver: Resolver | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Flask:
@@ -99,11 +114,24 @@ def create_app(
         except AdmissionReviewError as error:
             metrics.requests.labels(endpoint, Outcome.INVALID_REVIEW.value).inc()
             return _error(400, str(error))
-        answer = _judge(review, chosen, index_source, settings)
+        answer = _judge(review, chosen, index_source, settings, resolver)
         _record(metrics, review, chosen, answer)
         metrics.requests.labels(endpoint, answer.decision.outcome.value).inc()
         metrics.latency.labels(endpoint).observe(clock() - started)
         return _json(200, review_response(review.uid, answer.decision))
+
+    @app.post("/mutate")
+    def mutate_endpoint() -> Response:
+        started = clock()
+        try:
+            review = read_review(_json_body())
+        except AdmissionReviewError as error:
+            metrics.requests.labels("mutate", Outcome.INVALID_REVIEW.value).inc()
+            return _error(400, str(error))
+        decision, patch = _pin(review, index_source, settings, resolver)
+        metrics.requests.labels("mutate", decision.outcome.value).inc()
+        metrics.latency.labels("mutate").observe(clock() - started)
+        return _json(200, review_response(review.uid, decision, patch))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -129,18 +157,72 @@ def create_app(
 @dataclass(frozen=True)
 class _Answer:
     decision: Decision
-    findings: tuple[Any, ...]
+    findings: tuple[Finding, ...]
 
 
 def _judge(
-    review: AdmissionRequest, mode: Mode, index_source: IndexSource, settings: AppSettings
+    review: AdmissionRequest,
+    mode: Mode,
+    index_source: IndexSource,
+    settings: AppSettings,
+    resolver: Resolver | None,
 ) -> _Answer:
     try:
-        validation = validate(review, mode, index_source.current, settings.policy)
+        index = index_source.current
+        validation = validate(review, mode, index, settings.policy)
+        if mode is Mode.AUDIT and resolver is not None and validation.findings:
+            digests = _digests_for(validation.findings, index, settings, resolver)
+            if digests:
+                validation = validate(review, mode, index, settings.policy, digests)
     except Exception:  # a bug must not block the API server; logged with its traceback
         log.exception("internal error judging %s in %s", review.described, review.namespace)
         return _Answer(failure_decision(mode, settings.fail_closed), ())
     return _Answer(validation.decision, validation.findings)
+
+
+def _digests_for(
+    findings: Sequence[Finding], index: MirrorIndex, settings: AppSettings, resolver: Resolver
+) -> dict[str, str]:
+    """For audit: the digests pinning would write for the tags found unmirrored."""
+    plans = [pin_plan(finding.site, index, settings.resolve_from_source) for finding in findings]
+    lookups = {p.image: p.lookup_specs for p in plans if p is not None and p.lookup_specs}
+    results = resolver.resolve(list(lookups.items()), settings.pin_timeout)
+    return {result.image: result.digest for result in results if result.digest}
+
+
+def _pin(
+    review: AdmissionRequest,
+    index_source: IndexSource,
+    settings: AppSettings,
+    resolver: Resolver | None,
+) -> tuple[Decision, str | None]:
+    """Pinning never blocks a request: any failure leaves the object as it is."""
+    try:
+        plan = plan_mutation(
+            review, index_source.current, settings.policy, settings.resolve_from_source
+        )
+        resolutions = {}
+        if resolver is not None and plan.lookups:
+            results = resolver.resolve(plan.lookups, settings.pin_timeout)
+            resolutions = {result.image: result for result in results}
+        answer = mutation_answer(plan, resolutions, settings.keep_tag)
+    except Exception:
+        log.exception("internal error pinning %s in %s", review.described, review.namespace)
+        text = "idms-guard could not pin this request's images (internal error)"
+        return Decision(True, Outcome.NOT_PINNED, warnings=(text,)), None
+    if answer.patch:
+        log.info(json.dumps(_pin_event(review, answer.patch)))
+    return answer.decision, encode_patch(answer.patch) if answer.patch else None
+
+
+def _pin_event(review: AdmissionRequest, patch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "event": "pinned",
+        "namespace": review.namespace,
+        "object": review.described,
+        "dry_run": review.dry_run,
+        "images": [op["value"] for op in patch if op["op"] == "replace"],
+    }
 
 
 def failure_decision(mode: Mode, fail_closed: bool) -> Decision:

@@ -93,10 +93,15 @@ def read_review(body: Any) -> AdmissionRequest:
 
 
 def validate(
-    request: AdmissionRequest, mode: Mode, index: MirrorIndex, settings: PolicySettings
+    request: AdmissionRequest,
+    mode: Mode,
+    index: MirrorIndex,
+    settings: PolicySettings,
+    known_digests: Mapping[str, str] | None = None,
 ) -> Validation:
     """The validating webhook. Dry-run requests are judged the same; side effects (logs,
-    metrics) are the caller's, which can tell them apart by `request.dry_run`."""
+    metrics) are the caller's, which can tell them apart by `request.dry_run`.
+    `known_digests` (image → digest found in the mirrors) turns fixes into exact ones."""
     if (request.group, request.kind) not in SUPPORTED_KINDS or request.operation not in (
         "CREATE",
         "UPDATE",
@@ -110,7 +115,7 @@ def validate(
             return Validation(request, Decision(True, Outcome.UNCHANGED), ())
     else:
         sites = image_sites(request.group, request.kind, request.object)
-    findings = tuple(findings_for(sites, index, settings))
+    findings = tuple(findings_for(sites, index, settings, known_digests))
     return Validation(request, decide(mode, findings), findings)
 
 

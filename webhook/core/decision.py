@@ -37,6 +37,11 @@ class Outcome(Enum):
     UNCHANGED = "unchanged"
     NOT_A_WORKLOAD = "not-a-workload"
     INVALID_REVIEW = "invalid-review"
+    PINNED = "pinned"
+    PARTLY_PINNED = "partly-pinned"
+    NOTHING_TO_PIN = "nothing-to-pin"
+    NOT_PINNED = "not-pinned"
+    CONTROLLER_OWNED = "controller-owned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +81,8 @@ def warnings_for(findings: Sequence[Finding]) -> tuple[str, ...]:
     warnings: list[str] = []
     used = 0
     for number, finding in enumerate(findings):
-        text = _shorten(
-            f"{finding.site.describe()}: {_abbreviated(finding.image)}: {finding.hint}",
+        text = shortened(
+            f"{finding.site.describe()}: {abbreviated(finding.image)}: {finding.hint}",
             WARNING_LENGTH_MAX,
         )
         remaining = len(findings) - number
@@ -97,11 +102,11 @@ def audit_annotations(findings: Sequence[Finding]) -> dict[str, str]:
         value = f"{finding.site.describe()} {finding.image}: {finding.fix}"
         if finding.digest:
             value += f"; pinning would write {finding.digest}"
-        annotations[key] = _shorten(value, ANNOTATION_VALUE_MAX)
+        annotations[key] = shortened(value, ANNOTATION_VALUE_MAX)
     return annotations
 
 
-def _abbreviated(image: str) -> str:
+def abbreviated(image: str) -> str:
     """Digests take 71 of a warning's 120 characters; 12 hex digits identify one."""
     name, at, digest = image.partition("@")
     algorithm, colon, encoded = digest.partition(":")
@@ -110,5 +115,5 @@ def _abbreviated(image: str) -> str:
     return image
 
 
-def _shorten(text: str, limit: int) -> str:
+def shortened(text: str, limit: int = WARNING_LENGTH_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

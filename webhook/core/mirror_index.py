@@ -137,6 +137,34 @@ class MirrorIndex:
         )
         return PullPlan(reference, table.prefix, tuple(candidates))
 
+    def tag_lookup_specs(
+        self, reference: ImageReference, include_source: bool = False
+    ) -> tuple[str, ...]:
+        """Where the digest of a tag may be asked for, in order: the table's tag mirrors, then
+        its digest mirrors (same repository path, asked by tag), then the source when
+        `include_source` and it is not blocked. Only hosts the mirror sets name; never a
+        blocked scope; nothing for a tag whose name no table matches (no SSRF by pod spec)."""
+        table = self.find_table(reference.name)
+        if reference.tag is None or reference.by_digest:
+            return ()
+        text = str(reference)
+        if table is None:
+            # An image named directly on a mirror registry: that host is named, so it may be asked.
+            return (text,) if reference.domain in self.mirror_hosts else ()
+        ordered = sorted(table.mirrors, key=lambda mirror: mirror.for_digests)
+        specs = [_rewrite(text, table.prefix, mirror.location) for mirror in ordered]
+        if include_source and not table.blocked:
+            specs.append(_rewrite(text, table.prefix, table.location))
+        usable = []
+        for spec in dict.fromkeys(specs):
+            try:
+                name = parse_canonical(spec).name
+            except InvalidReferenceError:
+                continue
+            if not self._blocked(name):
+                usable.append(spec)
+        return tuple(usable)
+
     def explain(self, image: str) -> ImagePlan:
         """From a pod `image` string as written to every attempt the node would make."""
         try:

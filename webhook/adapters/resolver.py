@@ -1,0 +1,123 @@
+"""Tag → digest over the mirrors a pin plan names: cached, single-flight, parallel, deadline-bound.
+
+The admission request has a deadline below the webhook's `timeoutSeconds`; whatever is not
+resolved by then is reported unresolved and the image stays as it is. Lookups still
+running carry on in the background (each bounded by the client's own timeout) and fill
+the cache, so the next request for the same tag is answered at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from cachetools import TTLCache
+
+from webhook.core.lookups import Lookup, LookupOutcome, Resolution
+
+LookupFunction = Callable[[str, float], Lookup]
+"""(pull spec, timeout in seconds) → Lookup; must not raise for registry faults."""
+
+
+class TagResolver:
+    def __init__(
+        self,
+        lookup: LookupFunction,
+        ttl: float = 300.0,
+        negative_ttl: float = 15.0,
+        maxsize: int = 4096,
+        workers: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._clock = clock
+        self._found: TTLCache[str, Lookup] = TTLCache(maxsize, ttl, timer=clock)
+        self._failed: TTLCache[str, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
+        self._in_flight: dict[str, Future[Lookup]] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="resolver")
+        # Walkers mostly wait on lookups; more of them keeps concurrent requests from queueing.
+        self._walkers = ThreadPoolExecutor(max_workers=4 * workers, thread_name_prefix="pin")
+        self.lookups_made = 0
+
+    def resolve(
+        self, images: Sequence[tuple[str, Sequence[str]]], timeout: float
+    ) -> list[Resolution]:
+        """Resolve each (image, lookup specs) in parallel; answer within `timeout` seconds."""
+        deadline = self._clock() + timeout
+        futures = [
+            self._walkers.submit(self._first_found, image, specs, deadline)
+            for image, specs in images
+        ]
+        wait(futures, timeout=max(0.0, deadline - self._clock()))
+        results = []
+        for (image, _), future in zip(images, futures, strict=True):
+            if future.done():
+                results.append(future.result())
+            else:
+                results.append(Resolution(image, None, (), "registry lookup timed out"))
+        return results
+
+    def flush(self) -> None:
+        """Forget every answer: the mirror sets changed, so the mirrors may have too."""
+        with self._lock:
+            self._found.clear()
+            self._failed.clear()
+
+    def close(self) -> None:
+        self._walkers.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _first_found(self, image: str, specs: Sequence[str], deadline: float) -> Resolution:
+        attempts: list[Lookup] = []
+        for spec in specs:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return Resolution(image, None, tuple(attempts), "registry lookup timed out")
+            future = self._single_flight(spec, remaining)
+            done, _ = wait([future], timeout=remaining)
+            if not done:
+                return Resolution(image, None, tuple(attempts), "registry lookup timed out")
+            lookup = future.result()
+            attempts.append(lookup)
+            if lookup.outcome is LookupOutcome.FOUND:
+                return Resolution(image, lookup.digest, tuple(attempts))
+        return Resolution(image, None, tuple(attempts), _why(attempts))
+
+    def _single_flight(self, spec: str, timeout: float) -> Future[Lookup]:
+        with self._lock:
+            cached = self._found.get(spec) or self._failed.get(spec)
+            if cached is not None:
+                done: Future[Lookup] = Future()
+                done.set_result(cached)
+                return done
+            running = self._in_flight.get(spec)
+            if running is not None:
+                return running
+            future = self._pool.submit(self._fetch, spec, timeout)
+            self._in_flight[spec] = future
+            return future
+
+    def _fetch(self, spec: str, timeout: float) -> Lookup:
+        try:
+            lookup = self._lookup(spec, timeout)
+        except Exception as error:  # a client bug must not leave waiters hanging
+            lookup = Lookup(spec, LookupOutcome.BAD_ANSWER, detail=type(error).__name__)
+        with self._lock:
+            self.lookups_made += 1
+            self._in_flight.pop(spec, None)
+            cache = self._found if lookup.outcome is LookupOutcome.FOUND else self._failed
+            cache[spec] = lookup
+        return lookup
+
+
+def _why(attempts: Sequence[Lookup]) -> str:
+    if not attempts:
+        return "no mirror to ask"
+    outcomes = {lookup.outcome for lookup in attempts}
+    if outcomes == {LookupOutcome.NOT_FOUND}:
+        return "tag not found in the mirrors"
+    last = attempts[-1]
+    return f"{last.outcome.value} at {last.pull_spec.split('/', 1)[0]}"

@@ -1,0 +1,37 @@
+"""What asking a registry for a tag's digest can come to: the vocabulary shared by the
+registry client, the resolver, warnings and `explain --probe`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class LookupOutcome(Enum):
+    FOUND = "found"
+    NOT_FOUND = "not-found"
+    UNAUTHORIZED = "unauthorized"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    BAD_ANSWER = "bad-answer"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    pull_spec: str
+    outcome: LookupOutcome
+    digest: str | None = None
+    media_type: str | None = None
+    detail: str = ""
+    """One line for humans; never credentials."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The digest found for one image (first hit over its lookup specs), or why none was."""
+
+    image: str
+    digest: str | None
+    attempts: tuple[Lookup, ...]
+    reason: str = ""
+    """Why there is no digest, in a few words, for the warning."""
