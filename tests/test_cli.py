@@ -250,3 +250,23 @@ def test_the_installed_command_never_prints_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("idms-guard: error:")
+
+
+def test_certs_writes_a_ca_and_a_certificate_for_the_service_names(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    code, out, _ = run("certs", "--out", str(tmp_path), "--service", "guard", "--namespace", "ops")
+    assert code == 0
+    certificate = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"guard.ops.svc", "guard.ops.svc.cluster.local"} <= set(
+        names.get_values_for_type(x509.DNSName)
+    )
+    assert (tmp_path / "tls.key").stat().st_mode & 0o777 == 0o600
+    assert "guard.ops.svc" in out
+
+
+def test_certs_refuses_a_name_that_is_not_a_dns_label(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("certs", "--out", str(tmp_path), "--service", "Guard!", "--namespace", "ops")
+    assert exit_info.value.code == 2

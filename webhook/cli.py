@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -16,6 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from webhook.adapters.tls import (
+    generate_ca,
+    generate_serving_certificate,
+    service_dns_names,
+    write_certificate_files,
+)
 from webhook.config import Settings
 from webhook.core.explanation import explanation_json, explanation_lines
 from webhook.core.mirror_index import MirrorIndex
@@ -117,6 +124,17 @@ def _server_options(args: argparse.Namespace, cert: Path, key: Path) -> ServerOp
     )
 
 
+def _certs(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    ca = generate_ca(f"{args.service}-ca", days=args.ca_days)
+    names = service_dns_names(args.service, args.namespace)
+    serving = generate_serving_certificate(ca, names, days=args.days)
+    files = write_certificate_files(Path(args.out), ca, serving)
+    for name, path in files.items():
+        print(f"wrote {path} ({name})", file=stdout)
+    print(f"serving certificate for {', '.join(names)}, valid {args.days} days", file=stdout)
+    return EXIT_OK
+
+
 def _mirror_sets(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
     if args.example and args.mirror_sets:
         raise UsageError("use either --mirror-sets or --example, not both")
@@ -176,7 +194,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     conf.set_defaults(run=_registries_conf)
     _add_serve(commands)
+    _add_certs(commands)
     return parser
+
+
+def _add_certs(commands: Any) -> None:
+    certs = commands.add_parser(
+        "certs",
+        help="write a CA and a serving certificate for the webhook Service",
+        description="Write ca.crt, tls.crt and tls.key (the keys of a kubernetes.io/tls "
+        "Secret plus the CA for the webhook configurations' caBundle). The serving "
+        "certificate names NAME.NS.svc and NAME.NS.svc.cluster.local, which the API "
+        "server checks.",
+    )
+    certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
+    certs.add_argument(
+        "--service", required=True, type=_dns_label, metavar="NAME", help="the webhook Service"
+    )
+    certs.add_argument(
+        "--namespace", required=True, type=_dns_label, metavar="NS", help="its namespace"
+    )
+    certs.add_argument("--days", type=_positive, default=365, help="serving certificate validity")
+    certs.add_argument("--ca-days", type=_positive, default=3650, help="CA validity")
+    certs.set_defaults(run=_certs)
 
 
 def _add_serve(commands: Any) -> None:
@@ -208,6 +248,15 @@ def _add_serve(commands: Any) -> None:
         help="throwaway CA and certificate, example mirror sets, 127.0.0.1; prints a curl command",
     )
     serve_command.set_defaults(run=_serve)
+
+
+def _dns_label(text: str) -> str:
+    """Service and namespace names are DNS-1123 labels; anything else makes a useless SAN."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)"
+        )
+    return text
 
 
 def _port(text: str) -> int:
