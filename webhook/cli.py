@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,17 +22,24 @@ from webhook.adapters.tls import (
     service_dns_names,
     write_certificate_files,
 )
+from webhook.check_command import add_check_parser
+from webhook.cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_mirror_set_options,
+    dns_label,
+    mirror_sets_from_args,
+    port,
+    positive,
+)
 from webhook.config import Settings
 from webhook.core.explanation import explanation_json, explanation_lines
 from webhook.core.mirror_index import MirrorIndex
-from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
-from webhook.main import load_example_mirror_sets, load_mirror_set_paths, prepare_demo, serve
+from webhook.main import prepare_demo, serve
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 # What `explain --example` shows when no image is named: one case of each kind.
 EXAMPLE_IMAGES = (
     "quay.io/acme/shop:1.4",
@@ -59,7 +65,7 @@ def main(
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = _mirror_sets(args, stderr)
+    config = mirror_sets_from_args(args, stderr)
     images = list(args.images) or (list(EXAMPLE_IMAGES) if args.example else [])
     if not images:
         raise UsageError("explain needs at least one IMAGE (or --example)")
@@ -79,7 +85,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _registries_conf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = _mirror_sets(args, stderr)
+    config = mirror_sets_from_args(args, stderr)
     stdout.write(MirrorIndex.from_config(config).registries_conf(args.digest_only_style))
     return EXIT_OK
 
@@ -135,32 +141,6 @@ def _certs(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
-def _mirror_sets(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
-    if args.example and args.mirror_sets:
-        raise UsageError("use either --mirror-sets or --example, not both")
-    if args.example:
-        config = load_example_mirror_sets()
-    elif args.mirror_sets:
-        config = load_mirror_set_paths(args.mirror_sets, note=lambda text: _warn(stderr, text))
-    else:
-        raise UsageError("--mirror-sets PATH is required (or --example for the built-in set)")
-    for problem in config.problems:
-        _warn(stderr, str(problem))
-    if config.mco_rejection:
-        ignored = ", ".join(sorted(config.excluded_objects))
-        _warn(
-            stderr,
-            "the machine-config operator would refuse this configuration "
-            f"({config.mco_rejection}); nodes keep their previous one. "
-            f"Shown without: {ignored}",
-        )
-    return config
-
-
-def _warn(stderr: TextIO, text: str) -> None:
-    print(f"idms-guard: warning: {text}", file=stderr)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idms-guard",
@@ -176,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         "ImageContentSourcePolicies configure it.",
     )
     explain.add_argument("images", nargs="*", metavar="IMAGE", help="image as written in a pod")
-    _add_mirror_set_options(explain)
+    add_mirror_set_options(explain)
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
     explain.set_defaults(run=_explain)
 
@@ -184,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         "registries-conf",
         help="print the registries.conf the machine-config operator renders",
     )
-    _add_mirror_set_options(conf)
+    add_mirror_set_options(conf)
     conf.add_argument(
         "--digest-only-style",
         choices=DIGEST_ONLY_STYLES,
@@ -195,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     conf.set_defaults(run=_registries_conf)
     _add_serve(commands)
     _add_certs(commands)
+    add_check_parser(commands)
     return parser
 
 
@@ -209,13 +190,13 @@ def _add_certs(commands: Any) -> None:
     )
     certs.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     certs.add_argument(
-        "--service", required=True, type=_dns_label, metavar="NAME", help="the webhook Service"
+        "--service", required=True, type=dns_label, metavar="NAME", help="the webhook Service"
     )
     certs.add_argument(
-        "--namespace", required=True, type=_dns_label, metavar="NS", help="its namespace"
+        "--namespace", required=True, type=dns_label, metavar="NS", help="its namespace"
     )
-    certs.add_argument("--days", type=_positive, default=365, help="serving certificate validity")
-    certs.add_argument("--ca-days", type=_positive, default=3650, help="CA validity")
+    certs.add_argument("--days", type=positive, default=365, help="serving certificate validity")
+    certs.add_argument("--ca-days", type=positive, default=3650, help="CA validity")
     certs.set_defaults(run=_certs)
 
 
@@ -233,9 +214,9 @@ def _add_serve(commands: Any) -> None:
         "--mirror-sets", nargs="+", metavar="PATH", default=[], help="IDMS/ITMS/ICSP files or dirs"
     )
     serve_command.add_argument("--host", default="0.0.0.0", help="address to listen on")
-    serve_command.add_argument("--port", type=_port, default=8443, help="default: %(default)s")
-    serve_command.add_argument("--workers", type=_positive, default=1, help="processes")
-    serve_command.add_argument("--threads", type=_positive, default=8, help="threads per worker")
+    serve_command.add_argument("--port", type=port, default=8443, help="default: %(default)s")
+    serve_command.add_argument("--workers", type=positive, default=1, help="processes")
+    serve_command.add_argument("--threads", type=positive, default=8, help="threads per worker")
     serve_command.add_argument(
         "--exempt-namespace",
         action="append",
@@ -248,47 +229,6 @@ def _add_serve(commands: Any) -> None:
         help="throwaway CA and certificate, example mirror sets, 127.0.0.1; prints a curl command",
     )
     serve_command.set_defaults(run=_serve)
-
-
-def _dns_label(text: str) -> str:
-    """Service and namespace names are DNS-1123 labels; anything else makes a useless SAN."""
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)"
-        )
-    return text
-
-
-def _port(text: str) -> int:
-    value = _positive(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
-
-
-def _add_mirror_set_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--mirror-sets",
-        nargs="+",
-        metavar="PATH",
-        default=[],
-        help="YAML/JSON files or directories with IDMS/ITMS/ICSP objects ('-' for stdin)",
-    )
-    command.add_argument(
-        "--example",
-        action="store_true",
-        help="use the example mirror sets shipped with idms-guard",
-    )
 
 
 if __name__ == "__main__":

@@ -197,3 +197,27 @@ def test_a_non_workload_kind_is_allowed_untouched(client: FlaskClient) -> None:
     body["request"]["kind"] = {"group": "", "version": "v1", "kind": "ConfigMap"}
     reply = client.post("/validate/enforce", json=body).get_json()
     assert reply["response"] == {"uid": body["request"]["uid"], "allowed": True}
+
+
+def test_explain_answers_the_candidates_as_json(client: FlaskClient) -> None:
+    reply = client.get("/explain?image=quay.io/acme/app:1")
+    assert reply.status_code == 200
+    assert reply.get_json() == {
+        "image": "quay.io/acme/app:1",
+        "reference": "quay.io/acme/app:1",
+        "by_digest": False,
+        "candidates": [
+            {"pull_spec": "quay.io/acme/app:1", "role": "source", "blocked": False, "from": []}
+        ],
+    }
+
+
+def test_explain_takes_several_images_and_names_a_bad_one(client: FlaskClient) -> None:
+    reply = client.get("/explain?image=nginx&image=quay.io/Bad/x")
+    first, second = reply.get_json()
+    assert first["image"] == "nginx"
+    assert "repository name must be lowercase" in second["error"]
+
+
+def test_explain_without_an_image_is_400(client: FlaskClient) -> None:
+    assert client.get("/explain").status_code == 400

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
 from webhook.core.decision import Decision, Mode, Outcome
+from webhook.core.explanation import explanation_json
 from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mutation import mutation_answer, plan_mutation
@@ -31,6 +32,7 @@ from webhook.core.policy import Finding, PolicySettings
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
+EXPLAIN_IMAGES_MAX = 50
 
 
 class IndexSource(Protocol):
@@ -132,6 +134,23 @@ def create_app(
         metrics.requests.labels("mutate", decision.outcome.value).inc()
         metrics.latency.labels("mutate").observe(clock() - started)
         return _json(200, review_response(review.uid, decision, patch))
+
+    @app.get("/explain")
+    def explain_endpoint() -> Response:
+        """Where the nodes would pull each `image=` from; computed only, no registry is
+        contacted (probing through the webhook would make it a proxy into the mirrors)."""
+        images = request.args.getlist("image")
+        if not images or len(images) > EXPLAIN_IMAGES_MAX:
+            return _error(400, f"give 1 to {EXPLAIN_IMAGES_MAX} image= parameters")
+        index = index_source.current
+        answers = []
+        for image in images:
+            plan = index.explain(image)
+            answer = explanation_json(plan)
+            if plan.parse_error:
+                answer["error"] = plan.parse_error
+            answers.append(answer)
+        return _json(200, answers[0] if len(answers) == 1 else answers)
 
     @app.get("/healthz")
     def healthz() -> Response:

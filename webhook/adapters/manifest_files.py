@@ -9,8 +9,8 @@ the path and, for syntax errors, the line.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +29,11 @@ class Document:
     body: Any
     found_in_directory: bool = False
     """Picked up by walking a directory rather than named by the user."""
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """JSON pointer of each scalar → (line, column), 1-based, for linter-style output."""
+
+    def line_of(self, pointer: str) -> int:
+        return self.positions.get(pointer, (self.line, 1))[0]
 
 
 def read_documents(paths: Iterable[str], stdin: TextIO | None = None) -> list[Document]:
@@ -44,7 +49,8 @@ def read_documents(paths: Iterable[str], stdin: TextIO | None = None) -> list[Do
             except (OSError, UnicodeDecodeError) as error:
                 raise MirrorSetFileError(f"{file}: cannot read: {_reason(error)}") from None
             documents.extend(
-                Document(d.path, d.line, d.body, walked) for d in parse_documents(text, str(file))
+                replace(document, found_in_directory=walked)
+                for document in parse_documents(text, str(file))
             )
     return documents
 
@@ -56,9 +62,10 @@ def parse_documents(text: str, path: str) -> Iterator[Document]:
             node = loader.get_node()
             if node is None:
                 break
+            positions = _scalar_positions(node)
             body = loader.construct_document(node)
             if body is not None:
-                yield Document(path, node.start_mark.line + 1, body)
+                yield Document(path, node.start_mark.line + 1, body, positions=positions)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -66,6 +73,29 @@ def parse_documents(text: str, path: str) -> Iterator[Document]:
         raise MirrorSetFileError(f"{path}{where}: not valid YAML: {problem}") from None
     finally:
         loader.dispose()
+
+
+def _scalar_positions(root: yaml.Node, limit: int = 200_000) -> dict[str, tuple[int, int]]:
+    """Walk the composed tree without recursion; shared (aliased) nodes are visited once,
+    so neither deep nesting nor an alias bomb costs more than `limit` steps."""
+    positions: dict[str, tuple[int, int]] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack and len(seen) < limit:
+        node, pointer = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            positions[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    token = str(key.value).replace("~", "~0").replace("/", "~1")
+                    stack.append((value, f"{pointer}/{token}"))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{pointer}/{index}") for index, item in enumerate(node.value))
+    return positions
 
 
 def _manifest_files(path: Path) -> list[Path]:

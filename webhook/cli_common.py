@@ -1,0 +1,87 @@
+"""Pieces every `idms-guard` command shares: mirror-set options, warnings, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import TextIO
+
+from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.errors import UsageError
+from webhook.main import load_example_mirror_sets, load_mirror_set_paths
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+def add_mirror_set_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--mirror-sets",
+        nargs="+",
+        metavar="PATH",
+        default=[],
+        help="YAML/JSON files or directories with IDMS/ITMS/ICSP objects ('-' for stdin)",
+    )
+    command.add_argument(
+        "--example",
+        action="store_true",
+        help="use the example mirror sets shipped with idms-guard",
+    )
+
+
+def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
+    """The mirror sets named by `--mirror-sets` or `--example`, problems warned about."""
+    if args.example and args.mirror_sets:
+        raise UsageError("use either --mirror-sets or --example, not both")
+    if args.example:
+        config = load_example_mirror_sets()
+    elif args.mirror_sets:
+        config = load_mirror_set_paths(args.mirror_sets, note=lambda text: warn(stderr, text))
+    else:
+        raise UsageError("--mirror-sets PATH is required (or --example for the built-in set)")
+    warn_about(config, stderr)
+    return config
+
+
+def warn_about(config: MirrorSetConfig, stderr: TextIO) -> None:
+    for problem in config.problems:
+        warn(stderr, str(problem))
+    if config.mco_rejection:
+        ignored = ", ".join(sorted(config.excluded_objects))
+        warn(
+            stderr,
+            "the machine-config operator would refuse this configuration "
+            f"({config.mco_rejection}); nodes keep their previous one. "
+            f"Shown without: {ignored}",
+        )
+
+
+def warn(stderr: TextIO, text: str) -> None:
+    print(f"idms-guard: warning: {text}", file=stderr)
+
+
+def dns_label(text: str) -> str:
+    """Service and namespace names are DNS-1123 labels; anything else makes a useless SAN."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)"
+        )
+    return text
+
+
+def port(text: str) -> int:
+    value = positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
