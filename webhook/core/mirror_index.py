@@ -23,6 +23,8 @@ from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.registry_tables import RegistryTable, build_tables
 from webhook.errors import InvalidReferenceError
 
+PLAN_MEMO_MAX = 4096
+
 
 class Role(Enum):
     MIRROR = "mirror"
@@ -80,6 +82,7 @@ class MirrorIndex:
         self.tables = tuple(tables)
         self.search_registries = tuple(search_registries)
         self.config = config
+        self._plans: dict[str, ImagePlan] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
         self.mirror_hosts = frozenset(
@@ -166,7 +169,19 @@ class MirrorIndex:
         return tuple(usable)
 
     def explain(self, image: str) -> ImagePlan:
-        """From a pod `image` string as written to every attempt the node would make."""
+        """From a pod `image` string as written to every attempt the node would make.
+
+        Memoized: the index never changes, and the same few images come back in every
+        pod of a Deployment. The memo is dropped whole when full (no LRU bookkeeping on
+        the hot path); a dict read is atomic, so threads can share it."""
+        plan = self._plans.get(image)
+        if plan is None:
+            if len(self._plans) >= PLAN_MEMO_MAX:
+                self._plans.clear()
+            plan = self._plans[image] = self._explain(image)
+        return plan
+
+    def _explain(self, image: str) -> ImagePlan:
         try:
             runtime = runtime_image(image, self.search_registries)
         except InvalidReferenceError as error:
