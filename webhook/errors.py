@@ -6,6 +6,9 @@
     │   └── MirrorSetFileError      a file or directory that cannot be read or parsed
     ├── AdmissionReviewError        a request body that is not a usable AdmissionReview
     ├── CertificateError            a certificate or key that cannot be used
+    ├── RegistryConfigError         a registry auth file or CA bundle that cannot be used
+    ├── KubeConfigError             no usable cluster connection settings
+    ├── KubeApiError                the Kubernetes API failed or refused a request
     └── UsageError                  bad command-line arguments
 
 Every message names the input that is wrong and why, so the CLI and the webhook can show
@@ -51,6 +54,21 @@ class AdmissionReviewError(IdmsGuardError):
 
 class CertificateError(IdmsGuardError):
     """A certificate or key that cannot be used."""
+
+
+class RegistryConfigError(IdmsGuardError):
+    """A registry auth file or CA bundle that cannot be used."""
+
+
+class KubeConfigError(IdmsGuardError):
+    """No usable cluster connection settings (kubeconfig or in-cluster)."""
+
+
+class KubeApiError(IdmsGuardError):
+    """The Kubernetes API could not be reached, or refused or failed a request.
+
+    Raised by one-shot reads (the report); the watcher logs and retries instead.
+    """
 
 
 class UsageError(IdmsGuardError):

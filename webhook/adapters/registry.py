@@ -1,0 +1,814 @@
+"""OCI distribution client (urllib3): the digest a mirror serves for a tag, in one HEAD.
+
+Pinning asks a mirror "which manifest does `repo:tag` name?" while an admission request
+waits, so the client
+
+- asks with HEAD and reads `Docker-Content-Digest`, and only GETs the manifest (at most
+  `MAX_MANIFEST_BYTES`, hashed byte for byte) when a registry leaves that header out;
+- accepts manifest lists and OCI indexes and answers with *their* digest, never a
+  platform's, so a pinned image still runs on every architecture;
+- starts anonymously and answers the registry's `WWW-Authenticate` challenge (Basic, or a
+  Bearer token from the realm, cached per host and scope until shortly before it expires),
+  as the distribution spec's token flow and containers/image do;
+- never follows a redirect for a manifest (it would carry `Authorization` to another host,
+  and a manifest's digest is the answer of the registry we were told to ask);
+- never retries and never raises for a registry or network fault: the resolver owns the
+  deadline and the fallbacks, so every fault becomes a `Lookup` with a named outcome and a
+  one-line detail that never holds a credential or a token.
+
+Specs: https://github.com/opencontainers/distribution-spec/blob/main/spec.md and
+https://distribution.github.io/distribution/spec/auth/token/ .
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    HTTPError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+
+from webhook.core.image_reference import parse
+from webhook.core.lookups import Lookup, LookupOutcome
+from webhook.errors import InvalidReferenceError, RegistryConfigError
+
+__all__ = [
+    "ACCEPTED_MEDIA_TYPES",
+    "DockerConfig",
+    "Lookup",
+    "LookupOutcome",
+    "RegistryClient",
+    "parse_challenges",
+]
+
+log = logging.getLogger(__name__)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+ACCEPTED_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+"""Indexes first: a registry that can answer with the list must not pick one platform."""
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what containers/image accepts for a manifest
+MAX_TOKEN_BYTES = 1024 * 1024
+DEFAULT_TOKEN_SECONDS = 60.0  # the token spec's default when `expires_in` is absent
+TOKEN_MARGIN_SECONDS = 10.0  # a token must outlive the request it is sent with
+MAX_CACHED_TOKENS = 1024
+USER_AGENT = "idms-guard"
+
+_SHA256_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
+_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+_DOCKER_HUB = "docker.io"
+_DOCKER_HUB_API = "registry-1.docker.io"  # docker.io itself serves no /v2/ API
+
+
+class DockerConfig:
+    """Credentials from a dockerconfigjson / containers auth.json, matched as CRI-O does.
+
+    Keys may name a host, or a host and a repository prefix (`host/ns/repo`, `host/ns`);
+    the most specific key wins. Legacy keys written as URLs (`https://host/v1/`,
+    `http://host`) or with an API suffix (`host/v2/`) mean the host. Docker Hub's aliases
+    (`https://index.docker.io/v1/`, `registry-1.docker.io`) all mean `docker.io`.
+    """
+
+    __slots__ = ("_auths", "_origin")
+
+    def __init__(self, auths: Mapping[str, tuple[str, str]], origin: str = "<inline>") -> None:
+        self._auths = dict(auths)
+        self._origin = origin
+
+    @classmethod
+    def from_file(cls, path: Path) -> DockerConfig:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise RegistryConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise RegistryConfigError(f"{path}: not UTF-8 text") from None
+        return cls.from_json(text, origin=str(path))
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "<inline>") -> DockerConfig:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            # The message names the position only; the document may hold secrets.
+            raise RegistryConfigError(
+                f"{origin}: not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            ) from None
+        if not isinstance(document, dict):
+            raise RegistryConfigError(f"{origin}: expected a JSON object")
+        entries = document.get("auths", _legacy_entries(document))
+        if not isinstance(entries, dict):
+            raise RegistryConfigError(f"{origin}: 'auths' is not an object")
+        exact: dict[str, tuple[str, str]] = {}
+        legacy: dict[str, tuple[str, str]] = {}
+        for key, entry in entries.items():
+            credentials = _entry_credentials(key, entry, origin)
+            if credentials is not None:
+                normalized, is_legacy = _normalize_key(key)
+                (legacy if is_legacy else exact)[normalized] = credentials
+        # A key written in today's form is what a person meant; a legacy alias of the same
+        # host (often left behind by an old `docker login`) must not override it.
+        return cls({**legacy, **exact}, origin)
+
+    @property
+    def registries(self) -> tuple[str, ...]:
+        """The normalised keys that carry credentials (no secrets)."""
+        return tuple(sorted(self._auths))
+
+    def credentials_for(self, pull_spec_name: str) -> tuple[str, str] | None:
+        """(user, password) of the most specific key covering `host/path`, if any."""
+        name = _repository_name(pull_spec_name)
+        host, _, path = name.partition("/")
+        parts = [_canonical_host(host)] + (path.split("/") if path else [])
+        for length in range(len(parts), 0, -1):
+            credentials = self._auths.get("/".join(parts[:length]))
+            if credentials is not None:
+                return credentials
+        return None
+
+    def __repr__(self) -> str:
+        return f"DockerConfig(origin={self._origin!r}, registries={list(self.registries)!r})"
+
+
+def _legacy_entries(document: dict[str, object]) -> dict[str, object]:
+    # `.dockercfg` (Secret type kubernetes.io/dockercfg) has the registries at the top level.
+    modern = {"auths", "credHelpers", "credsStore", "HttpHeaders", "psFormat"}
+    return {} if modern & document.keys() else document
+
+
+def _entry_credentials(key: str, entry: object, origin: str) -> tuple[str, str] | None:
+    where = f"{origin}: auths[{key!r}]"
+    if not isinstance(entry, dict):
+        raise RegistryConfigError(f"{where} is not an object")
+    auth = entry.get("auth")
+    if auth:
+        if not isinstance(auth, str):
+            raise RegistryConfigError(f"{where}.auth is not a string")
+        try:
+            decoded = base64.b64decode(auth.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise RegistryConfigError(f"{where}.auth is not base64 of user:password") from None
+        name, colon, secret = decoded.partition(":")
+        if not colon or not name:
+            raise RegistryConfigError(f"{where}.auth does not decode to user:password")
+        return name, secret
+    user, password = entry.get("username"), entry.get("password")
+    if user is None and password is None:
+        return None  # an identity token or an e-mail only: nothing we can send
+    if not isinstance(user, str) or not user or not isinstance(password, str):
+        raise RegistryConfigError(f"{where} needs both 'username' and 'password' as strings")
+    return user, password
+
+
+def _normalize_key(key: str) -> tuple[str, bool]:
+    """(normalised key, whether it was written in a legacy form)."""
+    text = key.strip()
+    lowered = text.lower()
+    for scheme in ("https://", "http://"):
+        if lowered.startswith(scheme):
+            # containers/image: a URL key means its host, whatever path follows.
+            host = text[len(scheme) :].split("/", 1)[0]
+            return _canonical_host(host), True
+    text = text.rstrip("/")
+    host, slash, path = text.partition("/")
+    if path in ("v1", "v2"):
+        return _canonical_host(host), True
+    return _canonical_host(host) + slash + path, False
+
+
+def _canonical_host(host: str) -> str:
+    host = host.lower()
+    return _DOCKER_HUB if host in _DOCKER_HUB_NAMES else host
+
+
+def _repository_name(pull_spec: str) -> str:
+    name = pull_spec.split("@", 1)[0]
+    host, slash, path = name.partition("/")
+    if slash and ":" in path.rsplit("/", 1)[-1]:
+        path = path.rsplit(":", 1)[0]
+    return host + slash + path
+
+
+def parse_challenges(header: str) -> dict[str, dict[str, str]]:
+    """`WWW-Authenticate` (RFC 9110 §11.6.1) → {scheme: {parameter: value}}, keys lowercase.
+
+    Hand-written because the header is not a comma list: quoted values hold commas and
+    escapes, as Bearer scopes do (`scope="repository:a/b:pull,push"`), and one header may
+    carry several challenges. The first challenge of a scheme, and the first value of a
+    parameter, win. Garbage is skipped, never raised: a registry's header is input.
+    """
+    challenges: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    position, length = 0, len(header)
+    while position < length:
+        match = _TOKEN_RE.match(header, position)
+        if match is None:  # separators, spaces or garbage: step over one character
+            position += 1
+            continue
+        name = match.group()
+        after = _skip_spaces(header, match.end())
+        if after < length and header[after] == "=":
+            value, position = _parameter_value(header, _skip_spaces(header, after + 1))
+            current.setdefault(name.lower(), value)
+        else:
+            current = {}
+            challenges.setdefault(name.lower(), current)
+            position = after
+    return challenges
+
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BARE_VALUE_RE = re.compile(r"[^,\s]*")
+
+
+def _skip_spaces(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t":
+        position += 1
+    return position
+
+
+def _parameter_value(text: str, position: int) -> tuple[str, int]:
+    if position < len(text) and text[position] == '"':
+        chars: list[str] = []
+        position += 1
+        while position < len(text) and text[position] != '"':
+            if text[position] == "\\" and position + 1 < len(text):
+                position += 1
+            chars.append(text[position])
+            position += 1
+        return "".join(chars), position + 1
+    match = _BARE_VALUE_RE.match(text, position)
+    assert match is not None  # `*` matches the empty string
+    return match.group(), match.end()
+
+
+class _TokenCache:
+    """Bearer tokens per (host, scope), dropped `TOKEN_MARGIN_SECONDS` before they expire."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[_Credential, float]] = {}
+
+    def get(self, key: tuple[str, str]) -> _Credential | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[1] <= self._clock():
+                del self._entries[key]
+                return None
+            return entry[0]
+
+    def put(self, key: tuple[str, str], credential: _Credential, lifetime: float) -> None:
+        now = self._clock()
+        expires = now + lifetime - min(TOKEN_MARGIN_SECONDS, lifetime / 2)
+        with self._lock:
+            if len(self._entries) >= MAX_CACHED_TOKENS:
+                self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            if len(self._entries) >= MAX_CACHED_TOKENS:
+                del self._entries[next(iter(self._entries))]  # the oldest insertion
+            self._entries[key] = (credential, expires)
+
+    def discard(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __repr__(self) -> str:
+        return f"<token cache: {len(self._entries)} tokens>"
+
+
+class RegistryClient:
+    """Asks mirrors for manifest digests; one connection pool for all of them.
+
+    Safe to share between threads (urllib3's pools and the token cache lock). `clock` only
+    ages cached tokens, so tests can expire one without waiting; deadlines always use the
+    monotonic clock.
+    """
+
+    def __init__(
+        self,
+        credentials: DockerConfig | None = None,
+        ca_bundle: Path | None = None,
+        timeout: float = 2.0,
+        pool_maxsize: int = 8,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"registry timeout must be positive, got {timeout}")
+        self._credentials = credentials
+        self._ca_bundle = ca_bundle
+        self._timeout = timeout
+        self._tokens = _TokenCache(clock)
+        self._pool = urllib3.PoolManager(
+            num_pools=32,  # hosts whose connections are kept: mirrors plus token services
+            maxsize=pool_maxsize,
+            block=False,
+            ssl_context=_ssl_context(ca_bundle),
+            retries=False,
+        )
+
+    def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
+        """The digest `host/repo:tag` (or `@digest`, to check it exists) names right now.
+
+        Every registry, network or TLS fault is a `Lookup`; only a pull spec that is not
+        one (no host, bad grammar: a caller's bug) raises `InvalidReferenceError`.
+        """
+        target = _Target.parse(pull_spec)
+        budget = self._timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        try:
+            lookup = self._lookup(target, deadline)
+        except _DeadlineExceededError:
+            lookup = target.answer(
+                LookupOutcome.TIMEOUT, f"no answer from {target.host} within {budget:g} s"
+            )
+        except _ServerFaultError as fault:
+            lookup = _failure(target, fault.error, budget, fault.server)
+        except (HTTPError, OSError) as error:
+            lookup = _failure(target, error, budget, target.host)
+        log.debug("manifest %s: %s: %s", pull_spec, lookup.outcome.value, lookup.detail)
+        return lookup
+
+    def close(self) -> None:
+        """Close every pooled connection; the client may still be used afterwards."""
+        self._pool.clear()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        bundle = str(self._ca_bundle) if self._ca_bundle else "system"
+        return (
+            f"RegistryClient(credentials={self._credentials!r}, ca_bundle={bundle!r}, "
+            f"timeout={self._timeout:g}, tokens={self._tokens!r})"
+        )
+
+    def _lookup(self, target: _Target, deadline: float) -> Lookup:
+        key = (target.host.lower(), target.scope)
+        cached = self._tokens.get(key)
+        authorization = cached
+        response = self._request("HEAD", target.url, _headers(authorization), deadline)
+        if response.status == 401:
+            if cached:
+                self._tokens.discard(key)  # revoked or expired early: ask for a new one
+            answer = self._answer_challenge(
+                target, response.headers.get("WWW-Authenticate", ""), deadline
+            )
+            if isinstance(answer, Lookup):
+                return answer
+            authorization = answer
+            response = self._request("HEAD", target.url, _headers(authorization), deadline)
+        if response.status != 200:
+            return _refused(target, response.status, authorization)
+        media_type = _media_type(response.headers.get("Content-Type"))
+        if media_type is not None and media_type not in ACCEPTED_MEDIA_TYPES:
+            return _wrong_media_type(target, media_type)
+        announced = response.headers.get("Docker-Content-Digest")
+        if announced is None:
+            return self._digest_by_get(target, authorization, deadline)
+        return _checked(target, announced.strip(), media_type, f"HTTP 200 from {target.host}")
+
+    def _digest_by_get(
+        self, target: _Target, authorization: _Credential | None, deadline: float
+    ) -> Lookup:
+        """Some registries (and proxies in front of them) drop `Docker-Content-Digest`; the
+        digest is then the hash of the manifest exactly as served."""
+        response = self._request("GET", target.url, _headers(authorization), deadline, True)
+        try:
+            if response.status != 200:
+                error_body = _read(response, 64 * 1024, deadline) or b""
+                if response.status != 404 and _is_unknown_manifest(error_body):
+                    return target.answer(
+                        LookupOutcome.NOT_FOUND, f"HTTP {response.status} from {target.host}"
+                    )
+                return _refused(target, response.status, authorization)
+            body = _read(response, MAX_MANIFEST_BYTES, deadline)
+        finally:
+            _release(response)
+        if body is None:
+            return target.answer(
+                LookupOutcome.BAD_ANSWER,
+                f"manifest from {target.host} is larger than {MAX_MANIFEST_BYTES} bytes",
+            )
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            return target.answer(
+                LookupOutcome.BAD_ANSWER, f"manifest from {target.host} is not a JSON object"
+            )
+        served = _media_type(response.headers.get("Content-Type"))
+        media_type = served or document.get("mediaType")
+        if media_type not in ACCEPTED_MEDIA_TYPES:
+            return _wrong_media_type(target, str(media_type))
+        algorithm = target.digest.split(":", 1)[0] if target.digest else "sha256"
+        digest = f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
+        announced = response.headers.get("Docker-Content-Digest")
+        if announced is not None and announced.strip() != digest:
+            return target.answer(
+                LookupOutcome.BAD_ANSWER,
+                f"{target.host} announced digest {_shorten(announced)} for a manifest "
+                f"whose bytes hash to {digest}",
+            )
+        detail = f"HTTP 200 from {target.host} (digest of the manifest body)"
+        return _checked(target, digest, str(media_type), detail)
+
+    def _answer_challenge(
+        self, target: _Target, header: str, deadline: float
+    ) -> _Credential | Lookup:
+        """The `Authorization` value that answers a 401, or why there is none."""
+        challenges = parse_challenges(header)
+        credentials = self._credentials.credentials_for(target.name) if self._credentials else None
+        if "bearer" in challenges:
+            return self._bearer(target, challenges["bearer"], credentials, deadline)
+        if "basic" in challenges:
+            if credentials is None:
+                return target.answer(
+                    LookupOutcome.UNAUTHORIZED,
+                    f"HTTP 401 from {target.host}: it asks for basic authentication and "
+                    f"no credentials cover {target.name}",
+                )
+            return _Credential(_basic(credentials), "basic credentials")
+        return target.answer(
+            LookupOutcome.UNAUTHORIZED,
+            f"HTTP 401 from {target.host} without a usable WWW-Authenticate challenge",
+        )
+
+    def _bearer(
+        self,
+        target: _Target,
+        challenge: Mapping[str, str],
+        credentials: tuple[str, str] | None,
+        deadline: float,
+    ) -> _Credential | Lookup:
+        realm = challenge.get("realm", "")
+        try:
+            parts = urlsplit(realm)
+            service = f"token service {parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        except ValueError:
+            parts, service = urlsplit(""), "token service"
+        if parts.scheme != "https" or not parts.hostname or not _URL_RE.fullmatch(realm):
+            # A plain-http realm would carry the pull secret in clear; refuse it, and any
+            # realm that http.client would refuse with an exception of its own.
+            return target.answer(
+                LookupOutcome.BAD_ANSWER,
+                f"{target.host} names a token realm that is not a plain https URL",
+            )
+        query = urlencode(
+            [
+                (name, value)
+                for name, value in (
+                    ("service", challenge.get("service")),
+                    ("scope", challenge.get("scope") or target.scope),
+                )
+                if value
+            ]
+        )
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if credentials is not None:
+            headers["Authorization"] = _basic(credentials)
+        try:
+            url = f"{realm}{'&' if parts.query else '?'}{query}"
+            response = self._request("GET", url, headers, deadline, True)
+            try:
+                ok = response.status == 200
+                body = _read(response, MAX_TOKEN_BYTES, deadline) if ok else None
+            finally:
+                _release(response)
+        except (HTTPError, OSError) as error:
+            raise _ServerFaultError(service, error) from None
+        if response.status in (401, 403):
+            asked = "the credentials" if credentials else "an anonymous request"
+            return target.answer(
+                LookupOutcome.UNAUTHORIZED,
+                f"HTTP {response.status} from {service}: it refused {asked} for {target.host}",
+            )
+        token = _parse_token(body) if body is not None else None
+        if token is None:
+            detail = (
+                f"HTTP {response.status} from {service}" if not ok else f"{service} sent no token"
+            )
+            return target.answer(LookupOutcome.BAD_ANSWER, detail)
+        log.debug("bearer token for %s %s from %s", target.host, target.scope, service)
+        shown = "a bearer token" if credentials else "an anonymous bearer token"
+        credential = _Credential(f"Bearer {token[0]}", shown)
+        self._tokens.put((target.host.lower(), target.scope), credential, token[1])
+        return credential
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        deadline: float,
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlineExceededError
+        return self._pool.request(
+            method,
+            url,
+            headers=dict(headers),
+            timeout=urllib3.Timeout(total=remaining),
+            retries=False,
+            redirect=False,
+            preload_content=not stream,
+        )
+
+
+class _DeadlineExceededError(Exception):
+    """The lookup's time ran out between two requests or while reading a body."""
+
+
+class _ServerFaultError(Exception):
+    """A network fault at a server other than the registry (the token service)."""
+
+    def __init__(self, server: str, error: HTTPError | OSError) -> None:
+        super().__init__(server)
+        self.server = server
+        self.error = error
+
+
+class _Target:
+    """A pull spec split into what the request needs; built by `parse` only."""
+
+    __slots__ = ("digest", "host", "pull_spec", "reference", "repository")
+
+    def __init__(self, pull_spec: str, host: str, repository: str, digest: str | None, tag: str):
+        self.pull_spec = pull_spec
+        self.host = host
+        self.repository = repository
+        self.digest = digest
+        self.reference = digest or tag
+
+    @classmethod
+    def parse(cls, pull_spec: str) -> _Target:
+        reference = parse(pull_spec)
+        if not reference.domain:
+            raise InvalidReferenceError(pull_spec, "a pull spec must name its registry host")
+        # CRI-O pulls `name:tag@digest` by the digest; no tag at all means `latest`.
+        reference = reference.without_tag_when_digested().with_default_tag()
+        return cls(
+            pull_spec, reference.domain, reference.path, reference.digest, reference.tag or ""
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}/{self.repository}"
+
+    @property
+    def scope(self) -> str:
+        return f"repository:{self.repository}:pull"
+
+    @property
+    def url(self) -> str:
+        api = _DOCKER_HUB_API if _canonical_host(self.host) == _DOCKER_HUB else self.host
+        return f"https://{api}/v2/{self.repository}/manifests/{self.reference}"
+
+    def answer(
+        self,
+        outcome: LookupOutcome,
+        detail: str,
+        digest: str | None = None,
+        media_type: str | None = None,
+    ) -> Lookup:
+        return Lookup(self.pull_spec, outcome, digest, media_type, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    """An `Authorization` header value, and how to name it in a detail without showing it."""
+
+    header: str = field(repr=False)
+    shown: str
+
+
+def _headers(authorization: _Credential | None) -> dict[str, str]:
+    # identity: the digest is of the bytes as stored, so nothing may re-encode them.
+    headers = {"Accept": ", ".join(ACCEPTED_MEDIA_TYPES), "Accept-Encoding": "identity"}
+    headers["User-Agent"] = USER_AGENT
+    if authorization is not None:
+        headers["Authorization"] = authorization.header
+    return headers
+
+
+def _basic(credentials: tuple[str, str]) -> str:
+    user, password = credentials
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+_TOKEN_VALUE_RE = re.compile(r"[\x21-\x7e]+", re.ASCII)  # printable, no spaces: a header value
+_URL_RE = _TOKEN_VALUE_RE  # the same rule keeps a realm URL free of spaces and controls
+
+
+def _parse_token(body: bytes) -> tuple[str, float] | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    token = document.get("token") or document.get("access_token")
+    if not isinstance(token, str) or not _TOKEN_VALUE_RE.fullmatch(token):
+        return None
+    expires_in = document.get("expires_in")
+    lifetime = DEFAULT_TOKEN_SECONDS
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        lifetime = float(expires_in)
+    return token, lifetime
+
+
+def _checked(target: _Target, digest: str, media_type: str | None, detail: str) -> Lookup:
+    if target.digest is not None and digest != target.digest:
+        return target.answer(
+            LookupOutcome.BAD_ANSWER,
+            f"{target.host} answered digest {_shorten(digest)} for {target.digest}",
+        )
+    if target.digest is None and not _SHA256_DIGEST_RE.fullmatch(digest):
+        return target.answer(
+            LookupOutcome.BAD_ANSWER,
+            f"invalid Docker-Content-Digest {_shorten(digest)} from {target.host}",
+        )
+    return target.answer(LookupOutcome.FOUND, detail, digest, media_type)
+
+
+def _refused(target: _Target, status: int, authorization: _Credential | None) -> Lookup:
+    where = f"HTTP {status} from {target.host}"
+    if status == 404:
+        return target.answer(LookupOutcome.NOT_FOUND, where)
+    if status in (401, 403):
+        how = f"with {authorization.shown}" if authorization else "without credentials"
+        return target.answer(LookupOutcome.UNAUTHORIZED, f"{where} {how}")
+    if 300 <= status < 400:
+        return target.answer(
+            LookupOutcome.BAD_ANSWER, f"{where}: redirects are not followed for manifests"
+        )
+    return target.answer(LookupOutcome.BAD_ANSWER, where)
+
+
+def _wrong_media_type(target: _Target, media_type: str) -> Lookup:
+    return target.answer(
+        LookupOutcome.BAD_ANSWER,
+        f"{target.host} answered with media type {_shorten(media_type)}, not a manifest "
+        "or index this client accepts",
+    )
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _is_unknown_manifest(body: bytes) -> bool:
+    """The distribution error codes for "no such tag or repository", whatever the status."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    errors = document.get("errors") if isinstance(document, dict) else None
+    codes = {error.get("code") for error in errors or [] if isinstance(error, dict)}
+    return bool(codes & {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"})
+
+
+def _read(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes | None:
+    """At most `limit` bytes of the body (None if it is longer), within the deadline."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        if time.monotonic() >= deadline:
+            raise _DeadlineExceededError
+        chunk = response.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+
+
+def _release(response: urllib3.BaseHTTPResponse) -> None:
+    # A body read to its end has already given the connection back to the pool; one left
+    # unread cannot carry the next request, so it is closed before its slot is returned.
+    if response.connection is not None:
+        response.close()
+        response.release_conn()
+
+
+def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """TLS 1.2+, verifying names; trusting `ca_bundle` only, or else the system CAs."""
+    if ca_bundle is None:
+        context = ssl.create_default_context()
+    else:
+        try:
+            pem = ca_bundle.read_bytes()
+        except OSError as error:
+            raise RegistryConfigError(
+                f"{ca_bundle}: cannot read CA bundle: {error.strerror or error}"
+            ) from None
+        if b"-----BEGIN CERTIFICATE-----" not in pem:
+            raise RegistryConfigError(
+                f"{ca_bundle}: no PEM certificate (-----BEGIN CERTIFICATE-----) in CA bundle"
+            )
+        try:
+            context = ssl.create_default_context(cadata=pem.decode("ascii"))
+        except (ssl.SSLError, ValueError) as error:
+            # OpenSSL's words without its source location: "no start line: cadata does not
+            # contain a certificate", "bad base64 decode", ...
+            words = str(error.args[-1] if error.args else error)
+            reason = getattr(error, "reason", None) or words.split(" (_ssl.c")[0]
+            raise RegistryConfigError(
+                f"{ca_bundle}: not a usable PEM CA bundle: {reason}"
+            ) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _failure(target: _Target, error: BaseException, budget: float, server: str) -> Lookup:
+    """A network fault, named for the person reading the warning."""
+    unreachable, timeout = LookupOutcome.UNREACHABLE, LookupOutcome.TIMEOUT
+    verification = _find_cause(error, ssl.SSLCertVerificationError)
+    if verification is not None:
+        reason = verification.verify_message or verification.reason or str(verification)
+        return target.answer(
+            unreachable, f"TLS certificate verification failed for {server}: {reason}"
+        )
+    if isinstance(error, SSLError | ssl.SSLError):
+        tls_error = _find_cause(error, ssl.SSLError)
+        reason = (tls_error.reason if tls_error is not None else None) or _reason(error)
+        return target.answer(unreachable, f"TLS handshake with {server} failed: {reason}")
+    if isinstance(error, NameResolutionError):
+        return target.answer(unreachable, f"cannot resolve {server}: {_reason(error)}")
+    if isinstance(error, NewConnectionError):  # before timeouts: it subclasses one
+        return target.answer(unreachable, f"cannot connect to {server}: {_reason(error)}")
+    if isinstance(error, Urllib3TimeoutError | TimeoutError):
+        return target.answer(timeout, f"no answer from {server} within {budget:g} s")
+    if isinstance(error, ProtocolError):
+        return target.answer(unreachable, f"connection to {server} broke: {_reason(error)}")
+    return target.answer(unreachable, f"{type(error).__name__} talking to {server}")
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what it wraps (urllib3 keeps causes in `args` and `__cause__`)."""
+    seen: list[BaseException] = []
+    pending = [error]
+    while pending and len(seen) < 16:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return seen
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _find_cause(error: BaseException, kind: type[_E]) -> _E | None:
+    return next((cause for cause in _causes(error) if isinstance(cause, kind)), None)
+
+
+def _reason(error: BaseException) -> str:
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    innermost = _causes(error)[-1]
+    return str(innermost) or type(innermost).__name__
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """A registry's header as it came, cut short: it is input, and may be anything."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
