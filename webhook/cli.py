@@ -27,6 +27,7 @@ from webhook.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
     add_mirror_set_options,
+    add_registry_options,
     dns_label,
     mirror_sets_from_args,
     port,
@@ -100,6 +101,10 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         settings = replace(settings, mirror_set_paths=tuple(args.mirror_sets))
     if args.exempt_namespace:
         settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
+    if args.registry_auth:
+        settings = replace(settings, registry_auth=args.registry_auth)
+    if args.registry_ca:
+        settings = replace(settings, registry_ca=args.registry_ca)
     settings = settings.with_release_namespace(os.environ.get("POD_NAMESPACE", ""))
     serve(settings, _server_options(args, Path(args.cert), Path(args.key)))
     return EXIT_OK
@@ -223,6 +228,7 @@ def _add_serve(commands: Any) -> None:
         metavar="PATTERN",
         help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
     )
+    add_registry_options(serve_command)
     serve_command.add_argument(
         "--demo",
         action="store_true",

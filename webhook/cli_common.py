@@ -30,6 +30,20 @@ def add_mirror_set_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_registry_options(command: argparse.ArgumentParser) -> None:
+    """For every command that asks a registry for a digest."""
+    command.add_argument(
+        "--registry-auth",
+        metavar="FILE",
+        help="dockerconfigjson with credentials for the mirror registries",
+    )
+    command.add_argument(
+        "--registry-ca",
+        metavar="FILE",
+        help="PEM bundle the mirror registries' certificates chain to (default: system CAs)",
+    )
+
+
 def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
     """The mirror sets named by `--mirror-sets` or `--example`, problems warned about."""
     if args.example and args.mirror_sets:

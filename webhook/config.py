@@ -27,6 +27,17 @@ class Settings:
     mirror_set_poll_seconds: float = 5.0
     fail_closed: bool = False
     """On an internal error, deny in enforce mode instead of allowing (failurePolicy Fail)."""
+    registry_auth: str = ""
+    """dockerconfigjson for the mirror registries (on OpenShift: the global pull secret)."""
+    registry_ca: str = ""
+    """PEM bundle the mirror registries' certificates chain to; empty: the system CAs."""
+    registry_timeout_seconds: float = 1.5
+    pin_timeout_seconds: float = 2.0
+    """All registry lookups of one admission request; below the webhook's timeoutSeconds."""
+    pin_keep_tag: bool = False
+    """Write `name:tag@sha256:…` instead of `name@sha256:…`."""
+    resolve_from_source: bool = False
+    """Also ask the source registry for a digest (when it is not blocked)."""
 
     @property
     def policy(self) -> PolicySettings:

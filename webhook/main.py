@@ -15,6 +15,8 @@ from flask import Flask
 
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
+from webhook.adapters.registry import DockerConfig, RegistryClient
+from webhook.adapters.resolver import TagResolver
 from webhook.adapters.tls import (
     generate_ca,
     generate_serving_certificate,
@@ -126,14 +128,33 @@ def build_app(settings: Settings) -> Flask:
         settings.mirror_set_poll_seconds,
     )
     watcher.start()
-    app_settings = AppSettings(settings.policy, settings.max_body_bytes, settings.fail_closed)
-    return create_app(app_settings, holder)
+    resolver = TagResolver(registry_client(settings).manifest_digest)
+    holder.on_swap(lambda _state: resolver.flush())
+    app_settings = AppSettings(
+        settings.policy,
+        max_body_bytes=settings.max_body_bytes,
+        fail_closed=settings.fail_closed,
+        pin_timeout=settings.pin_timeout_seconds,
+        keep_tag=settings.pin_keep_tag,
+        resolve_from_source=settings.resolve_from_source,
+    )
+    return create_app(app_settings, holder, resolver)
+
+
+def registry_client(settings: Settings) -> RegistryClient:
+    """Raises RegistryConfigError naming the file when the auth file or CA bundle is unusable."""
+    credentials = (
+        DockerConfig.from_file(Path(settings.registry_auth)) if settings.registry_auth else None
+    )
+    ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
+    return RegistryClient(credentials, ca_bundle, timeout=settings.registry_timeout_seconds)
 
 
 def serve(settings: Settings, options: ServerOptions) -> None:
     if not settings.mirror_set_paths:
         raise UsageError("serve needs --mirror-sets PATH (or --demo)")
     load_mirror_set_paths(settings.mirror_set_paths)  # fail now, with a clear line, if unusable
+    registry_client(settings).close()
     WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
 
 
