@@ -1,0 +1,208 @@
+"""`/mutate` against real Distribution registries: tags become the digests the mirrors hold.
+
+The patch is applied with the `jsonpatch` library and the result is judged again by the
+engine: every pinned image must now be pulled by digest from the mirror.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import jsonpatch
+import pytest
+from flask.testing import FlaskClient
+
+from tests.support.mirror_objects import entry, mirror_object
+from tests.support.registry import FaultMode, RegistryServer, RegistryTls, push_image, push_index
+from tests.support.reviews import pod_review, workload_review
+from webhook.adapters.http_app import AppSettings, create_app
+from webhook.adapters.registry import DockerConfig, RegistryClient
+from webhook.adapters.resolver import TagResolver
+from webhook.core.mirror_index import MirrorIndex, Role
+from webhook.core.mirror_sets import load_mirror_sets
+from webhook.core.patch import ORIGINAL_IMAGES_ANNOTATION
+from webhook.core.policy import PolicySettings
+
+
+def auth_file(registry: RegistryServer) -> DockerConfig:
+    user, password = next(iter(registry.users.items()))
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return DockerConfig.from_json(json.dumps({"auths": {registry.host: {"auth": token}}}))
+
+
+def mirrored_by(host: str) -> MirrorIndex:
+    """quay.io/acme is mirrored (IDMS only: the usual oc-mirror output) to <host>/mirror/acme."""
+    objects = [mirror_object("idms", "acme", [entry("quay.io/acme", f"{host}/mirror/acme")])]
+    return MirrorIndex.from_config(load_mirror_sets(objects))
+
+
+@contextmanager
+def webhook(
+    index: MirrorIndex, tls: RegistryTls, credentials: DockerConfig | None, timeout: float = 2.0
+) -> Iterator[FlaskClient]:
+    class Fixed:
+        ready = True
+        current = index
+
+    with RegistryClient(credentials, tls.ca_file, timeout=1.0) as client:
+        resolver = TagResolver(client.manifest_digest)
+        try:
+            settings = AppSettings(PolicySettings(), pin_timeout=timeout)
+            yield create_app(settings, Fixed(), resolver).test_client()
+        finally:
+            resolver.close()
+
+
+def mutate(client: FlaskClient, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(response, the object with the patch applied)."""
+    reply = client.post("/mutate?timeout=10s", json=body)
+    assert reply.status_code == 200
+    response = reply.get_json()["response"]
+    obj = body["request"]["object"]
+    if "patch" in response:
+        assert response["patchType"] == "JSONPatch"
+        obj = jsonpatch.apply_patch(obj, json.loads(base64.b64decode(response["patch"])))
+    return response, obj
+
+
+@pytest.fixture(scope="module")
+def pushed(htpasswd_registry: RegistryServer) -> dict[str, str]:
+    return {
+        "app": push_image(htpasswd_registry, "mirror/acme/app", "v1", layer_bytes=b"app v1"),
+        "multi": push_index(htpasswd_registry, "mirror/acme/multi", "v2"),
+    }
+
+
+def test_tags_are_pinned_to_the_digests_in_the_mirror(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    body = pod_review({"app": "quay.io/acme/app:v1", "multi": "quay.io/acme/multi:v2"})
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        response, pod = mutate(client, body)
+    images = [c["image"] for c in pod["spec"]["containers"]]
+    assert images == [f"quay.io/acme/app@{pushed['app']}", f"quay.io/acme/multi@{pushed['multi']}"]
+    assert response.get("warnings") is None
+    assert json.loads(pod["metadata"]["annotations"][ORIGINAL_IMAGES_ANNOTATION]) == {
+        "/spec/containers/0/image": "quay.io/acme/app:v1",
+        "/spec/containers/1/image": "quay.io/acme/multi:v2",
+    }
+
+
+def test_a_pinned_image_is_pulled_by_digest_from_the_mirror(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        _, pod = mutate(client, pod_review({"app": "quay.io/acme/app:v1"}))
+    (plan,) = index.explain(pod["spec"]["containers"][0]["image"]).plans
+    first = plan.candidates[0]
+    assert (first.role, first.pull_spec) == (
+        Role.MIRROR,
+        f"{htpasswd_registry.host}/mirror/acme/app@{pushed['app']}",
+    )
+
+
+def test_the_pinned_pod_passes_the_validating_webhook(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    body = pod_review({"app": "quay.io/acme/app:v1"})
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        assert (
+            client.post("/validate/enforce", json=body).get_json()["response"]["allowed"] is False
+        )
+        _, pod = mutate(client, body)
+        body["request"]["object"] = pod
+        assert client.post("/validate/enforce", json=body).get_json()["response"]["allowed"]
+
+
+def test_a_deployment_is_pinned_through_a_token_registry(
+    token_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    digest = push_image(token_registry, "mirror/acme/web", "2.0", layer_bytes=b"web 2.0")
+    body = workload_review(
+        "apps", "v1", "Deployment", ["spec", "template", "spec"], {"web": "quay.io/acme/web:2.0"}
+    )
+    with webhook(mirrored_by(token_registry.host), registry_tls, auth_file(token_registry)) as c:
+        _, deployment = mutate(c, body)
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"quay.io/acme/web@{digest}"
+
+
+def test_a_second_invocation_changes_nothing(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    body = pod_review({"app": "quay.io/acme/app:v1"})
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        _, pod = mutate(client, body)
+        body["request"]["object"] = pod
+        response, again = mutate(client, body)
+    assert "patch" not in response
+    assert again == pod
+
+
+def test_a_tag_missing_from_the_mirror_stays_with_a_warning(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    body = pod_review({"app": "quay.io/acme/absent:v9"})
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        response, pod = mutate(client, body)
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/acme/absent:v9"
+    assert response["warnings"] == [
+        'container "app": quay.io/acme/absent:v9: not pinned: tag not found in the mirrors'
+    ]
+
+
+def test_wrong_credentials_leave_the_image_with_an_unauthorized_warning(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    wrong = DockerConfig.from_json(
+        json.dumps({"auths": {htpasswd_registry.host: {"username": "x", "password": "y"}}})
+    )
+    with webhook(mirrored_by(htpasswd_registry.host), registry_tls, wrong) as client:
+        response, pod = mutate(client, pod_review({"app": "quay.io/acme/app:v1"}))
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/acme/app:v1"
+    assert "not pinned: unauthorized at" in response["warnings"][0]
+
+
+def test_the_audit_endpoint_records_the_digest_pinning_would_write(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    index = mirrored_by(htpasswd_registry.host)
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        reply = client.post("/validate/audit", json=pod_review({"app": "quay.io/acme/app:v1"}))
+    annotations = reply.get_json()["response"]["auditAnnotations"]
+    (value,) = annotations.values()
+    assert f"use quay.io/acme/app@{pushed['app']}" in value
+    assert f"pinning would write {pushed['app']}" in value
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        pytest.param(FaultMode.REFUSED, "unreachable at", id="registry-stopped"),
+        pytest.param(FaultMode.SLOW, "timed out", id="registry-slower-than-the-deadline"),
+        pytest.param(FaultMode.SERVER_ERROR, "bad-answer at", id="500"),
+        pytest.param(FaultMode.NO_CHALLENGE, "unauthorized at", id="401"),
+        pytest.param(FaultMode.NOT_FOUND, "tag not found in the mirrors", id="404"),
+        pytest.param(FaultMode.GARBAGE, "bad-answer at", id="garbage"),
+    ],
+)
+def test_a_broken_registry_leaves_the_image_alone_and_says_why(
+    fault_server: Any, registry_tls: RegistryTls, mode: FaultMode, reason: str
+) -> None:
+    broken = fault_server(mode)
+    with webhook(mirrored_by(broken.host), registry_tls, None, timeout=1.5) as client:
+        response, pod = mutate(client, pod_review({"app": "quay.io/acme/app:v1"}))
+        assert client.get("/healthz").status_code == 200
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/acme/app:v1"
+    assert response["allowed"] is True
+    assert "patch" not in response
+    assert reason in response["warnings"][0]
