@@ -7,29 +7,42 @@ that cannot be used (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import sys
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, TextIO
 
-from webhook.adapters.manifest_files import read_documents
+from webhook.adapters.manifest_files import STDIN, read_documents
+from webhook.adapters.resolver import TagResolver
 from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_mirror_set_options,
+    add_registry_options,
     mirror_sets_from_args,
+    warn,
 )
 from webhook.config import Settings
 from webhook.core.manifest_check import (
     CheckFinding,
+    ManifestObject,
     check_objects,
     manifest_objects,
     render_json,
     render_sarif,
     render_text,
 )
+from webhook.core.manifest_pinning import LineEdit, apply_edits, line_edits, planned_pins
 from webhook.core.mirror_index import MirrorIndex
+from webhook.errors import UsageError
+from webhook.main import registry_client
 
 OUTPUTS = ("text", "json", "sarif")
+# A command line can wait longer than an admission request.
+PIN_TIMEOUT_SECONDS = 60.0
 
 
 def add_check_parser(commands: Any) -> None:
@@ -49,22 +62,81 @@ def add_check_parser(commands: Any) -> None:
         help="enforce: findings fail the check (exit 1); warn: reported, exit 0",
     )
     check.add_argument("--output", choices=OUTPUTS, default="text", help="default: text")
+    check.add_argument(
+        "--pin",
+        action="store_true",
+        help="look each tag's digest up in the mirrors the mirror sets name, and report "
+        "the rewrite (to stderr); with --write, edit the files in place",
+    )
+    check.add_argument("--write", action="store_true", help="with --pin: write the files")
+    check.add_argument(
+        "--resolve-from-source",
+        action="store_true",
+        help="with --pin: also ask the source registry when it is not blocked",
+    )
+    add_registry_options(check)
     check.set_defaults(run=run_check)
 
 
 def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if args.write and not args.pin:
+        raise UsageError("--write goes with --pin")
+    if args.write and STDIN in args.paths:
+        raise UsageError("--write cannot write back to stdin; pipe the files instead")
     config = mirror_sets_from_args(args, stderr)
-    documents = read_documents(args.paths)
     index = MirrorIndex.from_config(config)
-    policy = Settings.from_env({}).policy
-    objects = [
+    stdin_text = sys.stdin.read() if STDIN in args.paths else ""
+    objects = _objects(args.paths, stdin_text)
+    if args.pin:
+        _pin(args, objects, index, stderr)
+        objects = _objects(args.paths, stdin_text) if args.write else objects
+    findings = check_objects(objects, index, Settings.from_env({}).policy)
+    _print(findings, args.output, args.mode, stdout)
+    return EXIT_FINDINGS if findings and args.mode == "enforce" else EXIT_OK
+
+
+def _objects(paths: list[str], stdin_text: str) -> list[ManifestObject]:
+    documents = read_documents(paths, io.StringIO(stdin_text))
+    return [
         obj
         for document in documents
         for obj in manifest_objects(document.path, document.body, document.line_of)
     ]
-    findings = check_objects(objects, index, policy)
-    _print(findings, args.output, args.mode, stdout)
-    return EXIT_FINDINGS if findings and args.mode == "enforce" else EXIT_OK
+
+
+def _pin(
+    args: argparse.Namespace, objects: list[ManifestObject], index: MirrorIndex, stderr: TextIO
+) -> None:
+    """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
+    planned = planned_pins(objects, index, args.resolve_from_source)
+    lookups = {pin.plan.image: pin.plan.lookup_specs for pin in planned if pin.plan.lookup_specs}
+    settings = replace(Settings(), registry_auth=args.registry_auth or "")
+    settings = replace(settings, registry_ca=args.registry_ca or "")
+    with registry_client(settings) as client:
+        resolver = TagResolver(client.manifest_digest)
+        try:
+            results = resolver.resolve(list(lookups.items()), PIN_TIMEOUT_SECONDS)
+        finally:
+            resolver.close()
+    edits, notes = line_edits(planned, {result.image: result for result in results})
+    for note in notes:
+        warn(stderr, note)
+    verb = "pinned" if args.write else "would pin"
+    for edit in edits:
+        print(f"{edit.path}:{edit.line}: {verb} {edit.original} → {edit.pinned}", file=stderr)
+    if args.write:
+        _write(edits, stderr)
+
+
+def _write(edits: list[LineEdit], stderr: TextIO) -> None:
+    for path in sorted({edit.path for edit in edits}):
+        file = Path(path)
+        text, missed = apply_edits(file.read_text(), [e for e in edits if e.path == path])
+        for edit in missed:
+            warn(stderr, f"{path}:{edit.line}: {edit.original} not found on that line; left")
+        temporary = file.with_name(f".{file.name}.idms-guard")
+        temporary.write_text(text)
+        temporary.replace(file)
 
 
 def _print(findings: list[CheckFinding], output: str, mode: str, stdout: TextIO) -> None:

@@ -24,6 +24,7 @@ from webhook.adapters.tls import (
 )
 from webhook.check_command import add_check_parser
 from webhook.cli_common import (
+    EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
     add_mirror_set_options,
@@ -36,10 +37,11 @@ from webhook.cli_common import (
 from webhook.config import Settings
 from webhook.core.explanation import explanation_json, explanation_lines
 from webhook.core.mirror_index import MirrorIndex
+from webhook.core.probe_report import first_problem, probe_json, probe_lines
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
-from webhook.main import prepare_demo, serve
+from webhook.main import prepare_demo, registry_client, serve
 
 # What `explain --example` shows when no image is named: one case of each kind.
 EXAMPLE_IMAGES = (
@@ -71,6 +73,8 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not images:
         raise UsageError("explain needs at least one IMAGE (or --example)")
     index = MirrorIndex.from_config(config)
+    if args.probe:
+        return _explain_probed(args, index, images, stdout, stderr)
     status, separator = EXIT_OK, ""
     for image in images:
         plan = index.explain(image)
@@ -83,6 +87,39 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             print(separator + "\n".join(explanation_lines(plan, index)), file=stdout)
             separator = "\n"
     return status
+
+
+def _explain_probed(
+    args: argparse.Namespace, index: MirrorIndex, images: list[str], stdout: TextIO, stderr: TextIO
+) -> int:
+    """Ask every candidate that is not blocked; exit 1 when some image cannot be pulled."""
+    settings = replace(Settings(), registry_auth=args.registry_auth or "")
+    settings = replace(settings, registry_ca=args.registry_ca or "")
+    problems: list[str] = []
+    with registry_client(settings) as client:
+        for number, image in enumerate(images):
+            plan = index.explain(image)
+            if plan.parse_error:
+                print(f"idms-guard: error: {plan.parse_error}", file=stderr)
+                return EXIT_USAGE
+            probes = {
+                candidate.pull_spec: client.manifest_digest(candidate.pull_spec)
+                for pull in plan.plans
+                if pull.error is None
+                for candidate in pull.candidates
+                if not candidate.blocked
+            }
+            if first_problem(plan, probes):
+                problems.append(f"{image}: {first_problem(plan, probes)}")
+            if args.json:
+                print(json.dumps(probe_json(plan, probes)), file=stdout)
+            else:
+                print(("\n" if number else "") + "\n".join(probe_lines(plan, probes)), file=stdout)
+    if not args.json:
+        pulled = len(images) - len(problems)
+        summary = f"summary: {pulled} of {len(images)} images can be pulled"
+        print(f"\n{summary}" + (f"; fix first: {problems[0]}" if problems else ""), file=stdout)
+    return EXIT_FINDINGS if problems else EXIT_OK
 
 
 def _registries_conf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -163,6 +200,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="*", metavar="IMAGE", help="image as written in a pod")
     add_mirror_set_options(explain)
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
+    explain.add_argument(
+        "--probe",
+        action="store_true",
+        help="contact each candidate (HEAD manifest) and say which one the node would pull from",
+    )
+    add_registry_options(explain)
     explain.set_defaults(run=_explain)
 
     conf = commands.add_parser(

@@ -1,0 +1,44 @@
+"""Which candidate the node ends up pulling from, and the first problem to fix."""
+
+from __future__ import annotations
+
+from tests.support.mirror_objects import entry, mirror_object
+from webhook.core.lookups import Lookup, LookupOutcome
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.mirror_sets import load_mirror_sets
+from webhook.core.probe_report import first_problem, probe_lines, pulls_from
+
+D = "sha256:" + "7" * 64
+INDEX = MirrorIndex.from_config(
+    load_mirror_sets(
+        [mirror_object("idms", "a", [entry("quay.io/a", "m1.local/a", "m2.local/a", never=True)])]
+    )
+)
+PLAN = INDEX.explain(f"quay.io/a/x@{D}")
+M1, M2 = f"m1.local/a/x@{D}", f"m2.local/a/x@{D}"
+
+
+def answer(spec: str, outcome: LookupOutcome) -> Lookup:
+    return Lookup(spec, outcome, D if outcome is LookupOutcome.FOUND else None, detail="HTTP")
+
+
+def test_the_first_candidate_that_has_the_image_is_where_the_node_pulls_from() -> None:
+    probes = {M1: answer(M1, LookupOutcome.NOT_FOUND), M2: answer(M2, LookupOutcome.FOUND)}
+    chosen = pulls_from(PLAN, probes)
+    assert chosen is not None
+    assert chosen.pull_spec == M2
+    assert first_problem(PLAN, probes) == ""
+
+
+def test_when_nothing_has_it_the_first_problem_in_pull_order_is_named() -> None:
+    probes = {M1: answer(M1, LookupOutcome.UNAUTHORIZED), M2: answer(M2, LookupOutcome.NOT_FOUND)}
+    assert pulls_from(PLAN, probes) is None
+    assert first_problem(PLAN, probes) == (
+        f"mirror {M1} refuses the credentials: check the pull secret for m1.local"
+    )
+
+
+def test_blocked_candidates_are_shown_as_never_contacted() -> None:
+    lines = probe_lines(PLAN, {M1: answer(M1, LookupOutcome.FOUND)})
+    assert lines[3].endswith("blocked (never contacted)")
+    assert lines[-1] == f"  the node pulls from {M1}"
