@@ -1,0 +1,164 @@
+"""`idms-guard report`: what enforce mode would deny in the cluster today.
+
+Operators run it before labelling a namespace `idms-guard.io/mode=enforce`. It reads the
+mirror sets (from the cluster, or from files), the guarded namespaces and their pods and
+workloads, and judges them with the webhook's own policy. Exit codes: 0 nothing would be
+denied, 1 something would, 2 the scan could not be made (cli.main prints the one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import replace
+from itertools import groupby
+from operator import attrgetter
+from typing import TextIO
+
+from webhook.adapters.kube_inventory import MODE_LABEL, list_namespaces, scan
+from webhook.adapters.mirror_watcher import list_mirror_sets, load_api_client
+from webhook.cli_common import EXIT_FINDINGS, EXIT_OK, warn, warn_about
+from webhook.config import Settings
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.mirror_sets import load_mirror_sets
+from webhook.core.policy import PolicySettings, namespace_exempt
+from webhook.core.report import (
+    InventoryItem,
+    ReportRow,
+    oc_mirror_snippet,
+    render_json,
+    render_table,
+    report_rows,
+)
+from webhook.main import load_mirror_set_paths
+
+
+def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report",
+        help="list what enforce mode would deny in the cluster",
+        description="Judge the pods and workloads of the guarded namespaces (labelled "
+        f"{MODE_LABEL}, or all with --all-namespaces) as the webhook would in enforce mode, "
+        "and print one row per image that no mirror would serve. Exit code 1 when "
+        "anything would be denied.",
+    )
+    report.add_argument("--kubeconfig", metavar="FILE", help="default: in-cluster, $KUBECONFIG")
+    report.add_argument(
+        "-A", "--all-namespaces", action="store_true", help=f"not only those with {MODE_LABEL}"
+    )
+    report.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    report.add_argument(
+        "--oc-mirror",
+        action="store_true",
+        help="print only an oc-mirror ImageSetConfiguration with the images no mirror serves",
+    )
+    report.add_argument(
+        "--mirror-sets",
+        nargs="+",
+        metavar="PATH",
+        default=[],
+        help="judge with these IDMS/ITMS/ICSP files instead of the cluster's",
+    )
+    report.add_argument(
+        "--exempt-namespace",
+        action="append",
+        metavar="PATTERN",
+        help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
+    )
+    report.set_defaults(run=run_report)
+
+
+def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    policy = _policy(args)
+    with closing(load_api_client(args.kubeconfig)) as client:
+        if args.mirror_sets:
+            config = load_mirror_set_paths(args.mirror_sets, note=lambda text: warn(stderr, text))
+        else:
+            config = load_mirror_sets(list_mirror_sets(client))
+        warn_about(config, stderr)
+        modes = list_namespaces(client, all_namespaces=args.all_namespaces)
+        guarded = [namespace for namespace in modes if not namespace_exempt(namespace, policy)]
+        if not guarded:
+            warn(stderr, f"no namespace to scan{_hint(args)}")
+        bar = _ProgressBar(stderr) if stderr.isatty() else None
+        counted = _Counted(scan(client, guarded, progress=bar))
+        try:
+            rows = _judge(counted, MirrorIndex.from_config(config), policy, modes)
+        finally:
+            if bar is not None:
+                bar.clear()
+    if args.oc_mirror:
+        stdout.write(oc_mirror_snippet(rows))
+    elif args.output == "json":
+        stdout.write(render_json(rows))
+    else:
+        stdout.write(render_table(rows) + ("\n" if rows else ""))
+        print(_summary(rows, len(guarded), counted.count), file=stdout)
+    return EXIT_FINDINGS if rows else EXIT_OK
+
+
+def _judge(
+    items: Iterable[InventoryItem],
+    index: MirrorIndex,
+    policy: PolicySettings,
+    modes: dict[str, str | None],
+) -> list[ReportRow]:
+    """One namespace at a time (the scan yields them in turn, and controllers never cross
+    namespaces), so memory holds one namespace's objects, not the cluster's."""
+    rows: list[ReportRow] = []
+    for _, objects in groupby(items, key=attrgetter("namespace")):
+        rows.extend(report_rows(objects, index, policy, modes))
+    return rows
+
+
+def _policy(args: argparse.Namespace) -> PolicySettings:
+    settings = Settings.from_env(os.environ)
+    if args.exempt_namespace:
+        settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
+    return settings.policy
+
+
+def _hint(args: argparse.Namespace) -> str:
+    return "" if args.all_namespaces else f" (none has {MODE_LABEL}; try --all-namespaces)"
+
+
+def _summary(rows: list[ReportRow], namespaces: int, objects: int) -> str:
+    scanned = f"{objects} objects in {namespaces} namespaces scanned"
+    if not rows:
+        return f"nothing would be denied in enforce mode ({scanned})"
+    affected = len({row.namespace for row in rows})
+    return (
+        f"{len(rows)} images would be denied in enforce mode, in {affected} namespaces ({scanned})"
+    )
+
+
+class _Counted:
+    def __init__(self, items: Iterable[InventoryItem]) -> None:
+        self._items = items
+        self.count = 0
+
+    def __iter__(self) -> Iterator[InventoryItem]:
+        for item in self._items:
+            self.count += 1
+            yield item
+
+
+class _ProgressBar:
+    """A `\\r` counter on a terminal; nothing when stderr is a file or a pipe."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._width = 0
+
+    def __call__(self, done: int, total: int, namespace: str) -> None:
+        text = f"scanning namespaces: {done}/{total} {namespace[:40]}"
+        self._stream.write("\r" + text.ljust(self._width))
+        self._stream.flush()
+        self._width = max(self._width, len(text))
+
+    def clear(self) -> None:
+        if self._width:
+            self._stream.write("\r" + " " * self._width + "\r")
+            self._stream.flush()
