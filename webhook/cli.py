@@ -42,6 +42,7 @@ from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
 from webhook.main import prepare_demo, registry_client, serve
+from webhook.report_command import add_report_parser
 
 # What `explain --example` shows when no image is named: one case of each kind.
 EXAMPLE_IMAGES = (
@@ -138,6 +139,10 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         settings = replace(settings, mirror_set_paths=tuple(args.mirror_sets))
     if args.exempt_namespace:
         settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
+    if args.kubeconfig:
+        settings = replace(settings, kubeconfig=args.kubeconfig)
+    if args.no_cluster:
+        settings = replace(settings, watch_cluster=False)
     if args.registry_auth:
         settings = replace(settings, registry_auth=args.registry_auth)
     if args.registry_ca:
@@ -224,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_certs(commands)
     add_check_parser(commands)
+    add_report_parser(commands)
     return parser
 
 
@@ -272,6 +278,16 @@ def _add_serve(commands: Any) -> None:
         help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
     )
     add_registry_options(serve_command)
+    serve_command.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="watch the mirror sets of this cluster (default: in-cluster, then $KUBECONFIG)",
+    )
+    serve_command.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="do not watch a cluster; judge with --mirror-sets files alone",
+    )
     serve_command.add_argument(
         "--demo",
         action="store_true",

@@ -38,6 +38,10 @@ class Settings:
     """Write `name:tag@sha256:…` instead of `name@sha256:…`."""
     resolve_from_source: bool = False
     """Also ask the source registry for a digest (when it is not blocked)."""
+    kubeconfig: str = ""
+    """Explicit kubeconfig; empty: in-cluster, then $KUBECONFIG or ~/.kube/config."""
+    watch_cluster: bool = True
+    """Watch IDMS/ITMS/ICSP in the cluster; without a connection, files alone are used."""
 
     @property
     def policy(self) -> PolicySettings:

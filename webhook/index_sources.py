@@ -2,7 +2,8 @@
 
 Requests read `holder.current` without a lock: building a new index happens off the
 request path and the swap is one attribute assignment, atomic under the GIL, so a
-request sees either the old index or the new one, never a mixture.
+request sees either the old index or the new one, never a mixture. Mirror sets may come
+from the cluster, from files, or both; `MirrorSetSources` merges the latest of each.
 """
 
 from __future__ import annotations
@@ -12,20 +13,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from webhook.core.mirror_index import MirrorIndex
-from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.mirror_index import IndexState, MirrorIndex
+from webhook.core.mirror_sets import MirrorSetConfig, load_mirror_sets
 from webhook.errors import IdmsGuardError
 
 log = logging.getLogger("idms_guard.mirror_sets")
-
-
-@dataclass(frozen=True, slots=True)
-class IndexState:
-    index: MirrorIndex
-    generation: int
-    loaded_at: float
 
 
 class IndexHolder:
@@ -55,12 +48,60 @@ class IndexHolder:
         self._listeners.append(listener)
 
     def swap(self, config: MirrorSetConfig) -> IndexState:
-        index = MirrorIndex.from_config(config)
-        state = IndexState(index, self.state.generation + 1, self._clock())
+        return self.swap_index(MirrorIndex.from_config(config), len(config.rules))
+
+    def swap_index(self, index: MirrorIndex, rules: int = 0) -> IndexState:
+        state = IndexState(index, self.state.generation + 1, self._clock(), rules)
         self._state = state
         for listener in self._listeners:
             listener(state)
         return state
+
+
+class MirrorSetSources:
+    """The latest objects from the cluster and from files, merged into one index.
+
+    With the cluster enabled, nothing is swapped in (and `/readyz` stays false) until the
+    watcher has listed every kind once: a partial view would let pods through that the
+    nodes cannot pull.
+    """
+
+    def __init__(self, holder: IndexHolder, cluster: bool) -> None:
+        self._holder = holder
+        self._lock = threading.Lock()
+        self._cluster: list[object] | None = None if cluster else []
+        self._files: list[object] = []
+
+    def cluster_changed(self, objects: Sequence[object]) -> None:
+        with self._lock:
+            self._cluster = list(objects)
+            self._rebuild()
+
+    def files_changed(self, objects: Sequence[object]) -> None:
+        with self._lock:
+            self._files = list(objects)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        if self._cluster is None:
+            return
+        config = load_mirror_sets([*self._cluster, *self._files])
+        for problem in config.problems:
+            log.warning("mirror set problem: %s", problem)
+        if config.mco_rejection:
+            log.warning(
+                "the machine-config operator would refuse these mirror sets (%s); "
+                "judging without: %s",
+                config.mco_rejection,
+                ", ".join(sorted(config.excluded_objects)),
+            )
+        state = self._holder.swap(config)
+        log.info(
+            "mirror sets loaded: generation %d, %d rules, %d tables",
+            state.generation,
+            state.rules,
+            len(state.index),
+        )
 
 
 class MirrorSetFiles:
@@ -70,12 +111,12 @@ class MirrorSetFiles:
     def __init__(
         self,
         paths: Sequence[str],
-        holder: IndexHolder,
-        load: Callable[[Sequence[str]], MirrorSetConfig],
+        on_change: Callable[[list[object]], None],
+        load: Callable[[Sequence[str]], list[object]],
         poll_seconds: float = 5.0,
     ) -> None:
         self._paths = tuple(paths)
-        self._holder = holder
+        self._on_change = on_change
         self._load = load
         self._poll_seconds = poll_seconds
         self._fingerprint: tuple[tuple[str, float, int], ...] | None = None
@@ -83,20 +124,17 @@ class MirrorSetFiles:
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> bool:
-        """Load the files if they changed since the last load; True when a new index was swapped."""
+        """Load the files if they changed since the last load; True when they were."""
         fingerprint = _fingerprint(self._paths)
         if fingerprint == self._fingerprint:
             return False
         try:
-            config = self._load(self._paths)
+            objects = self._load(self._paths)
         except IdmsGuardError as error:
-            log.warning("mirror sets not reloaded, keeping the previous ones: %s", error)
+            log.warning("mirror-set files not reloaded, keeping the previous ones: %s", error)
             return False
         self._fingerprint = fingerprint
-        for problem in config.problems:
-            log.warning("mirror set problem: %s", problem)
-        state = self._holder.swap(config)
-        log.info("mirror sets loaded: generation %d, %d tables", state.generation, len(state.index))
+        self._on_change(objects)
         return True
 
     def start(self) -> None:

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flask import Flask
+from kubernetes.client import ApiClient
 
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
+from webhook.adapters.mirror_watcher import MirrorSetWatcher, load_api_client
 from webhook.adapters.registry import DockerConfig, RegistryClient
 from webhook.adapters.resolver import TagResolver
 from webhook.adapters.tls import (
@@ -26,9 +28,9 @@ from webhook.adapters.tls import (
 from webhook.config import Settings
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
-from webhook.errors import MirrorSetFileError, UsageError
+from webhook.errors import KubeConfigError, MirrorSetFileError, UsageError
 from webhook.gunicorn_config import ServerOptions, WebhookServer, gunicorn_options
-from webhook.index_sources import IndexHolder, MirrorSetFiles
+from webhook.index_sources import IndexHolder, MirrorSetFiles, MirrorSetSources
 
 EXAMPLE_MIRROR_SETS = "mirror-sets.yaml"
 SAMPLE_REVIEW = "sample-review.json"
@@ -43,7 +45,15 @@ def load_mirror_set_paths(
     stdin: TextIO | None = None,
     note: Callable[[str], None] = lambda _: None,
 ) -> MirrorSetConfig:
-    """Mirror sets from files and directories.
+    return load_mirror_sets(mirror_set_objects(paths, stdin, note))
+
+
+def mirror_set_objects(
+    paths: Iterable[str],
+    stdin: TextIO | None = None,
+    note: Callable[[str], None] = lambda _: None,
+) -> list[object]:
+    """Mirror-set objects from files and directories.
 
     A document of another kind is an error when its file was named, and is skipped with a
     `note` when it was found in a directory: oc-mirror's `cluster-resources/` puts
@@ -61,7 +71,7 @@ def load_mirror_set_paths(
                     f"{_where(document)}: {_kind_of(body)} is not a mirror set; expected "
                     + ", ".join(kind.kind for kind in MirrorSetKind)
                 )
-    return load_mirror_sets(kept)
+    return kept
 
 
 def load_example_mirror_sets() -> MirrorSetConfig:
@@ -118,18 +128,26 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def build_app(settings: Settings) -> Flask:
-    """The Flask app of one gunicorn worker, with its own index and file watcher."""
+    """The Flask app of one gunicorn worker, with its own index, watches and resolver."""
     configure_logging()
     holder = IndexHolder()
-    watcher = MirrorSetFiles(
-        settings.mirror_set_paths,
-        holder,
-        lambda paths: load_mirror_set_paths(paths),
-        settings.mirror_set_poll_seconds,
-    )
-    watcher.start()
     resolver = TagResolver(registry_client(settings).manifest_digest)
     holder.on_swap(lambda _state: resolver.flush())
+    cluster = cluster_client(settings)
+    sources = MirrorSetSources(holder, cluster=cluster is not None)
+    if settings.mirror_set_paths:
+        files = MirrorSetFiles(
+            settings.mirror_set_paths,
+            sources.files_changed,
+            lambda paths: mirror_set_objects(paths),
+            settings.mirror_set_poll_seconds,
+        )
+        files.start()
+    last_sync = None
+    if cluster is not None:
+        watcher = MirrorSetWatcher(cluster, sources.cluster_changed)
+        watcher.start()
+        last_sync = lambda: watcher.last_sync  # noqa: E731
     app_settings = AppSettings(
         settings.policy,
         max_body_bytes=settings.max_body_bytes,
@@ -138,7 +156,25 @@ def build_app(settings: Settings) -> Flask:
         keep_tag=settings.pin_keep_tag,
         resolve_from_source=settings.resolve_from_source,
     )
-    return create_app(app_settings, holder, resolver)
+    return create_app(app_settings, holder, resolver, last_sync=last_sync)
+
+
+def cluster_client(settings: Settings) -> ApiClient | None:
+    """The cluster to watch, or None for mirror-set files alone.
+
+    An explicit `--kubeconfig` that does not work is an error; otherwise, with files to
+    fall back on, a missing cluster connection only means "files alone" (a laptop, CI)."""
+    if not settings.watch_cluster:
+        return None
+    try:
+        return load_api_client(settings.kubeconfig or None)
+    except KubeConfigError:
+        if settings.kubeconfig or not settings.mirror_set_paths:
+            raise
+        logging.getLogger("idms_guard.watch").info(
+            "no cluster connection; judging with the mirror-set files alone"
+        )
+        return None
 
 
 def registry_client(settings: Settings) -> RegistryClient:
@@ -151,9 +187,12 @@ def registry_client(settings: Settings) -> RegistryClient:
 
 
 def serve(settings: Settings, options: ServerOptions) -> None:
-    if not settings.mirror_set_paths:
-        raise UsageError("serve needs --mirror-sets PATH (or --demo)")
-    load_mirror_set_paths(settings.mirror_set_paths)  # fail now, with a clear line, if unusable
+    """Check every input once in the master, so a mistake is one clear line, not a worker
+    that dies at boot; then run gunicorn."""
+    if settings.mirror_set_paths:
+        load_mirror_set_paths(settings.mirror_set_paths)
+    if cluster_client(settings) is None and not settings.mirror_set_paths:
+        raise UsageError("serve needs a cluster to watch, or --mirror-sets PATH")
     registry_client(settings).close()
     WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
 
@@ -186,6 +225,6 @@ def prepare_demo(directory: Path, port: int = DEMO_PORT) -> Demo:
         f"-H 'Content-Type: application/json' --data @{review} "
         f"https://{host}:{port}/validate/warn"
     )
-    settings = Settings(mirror_set_paths=(str(mirror_sets),))
+    settings = Settings(mirror_set_paths=(str(mirror_sets),), watch_cluster=False)
     options = ServerOptions(files["tls.crt"], files["tls.key"], host="127.0.0.1", port=port)
     return Demo(directory, settings, options, curl)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.reviews import pod_review, sample
+from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.policy import PolicySettings
@@ -38,11 +39,8 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def client() -> FlaskClient:
-    class Example:
-        ready = True
-        current = MirrorIndex.from_config(load_example_mirror_sets())
-
-    return create_app(AppSettings(PolicySettings()), Example()).test_client()
+    index = MirrorIndex.from_config(load_example_mirror_sets())
+    return create_app(AppSettings(PolicySettings()), serving(index)).test_client()
 
 
 def assert_valid_answer(client: FlaskClient, mode: str, body: bytes) -> None:

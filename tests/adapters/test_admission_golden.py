@@ -15,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.reviews import ephemeral_container_review, pod_review, sample, workload_review
+from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.core.decision import Mode
 from webhook.core.mirror_index import MirrorIndex
@@ -73,11 +74,7 @@ def client() -> FlaskClient:
     config = load_mirror_set_paths([str(GOLDEN / "mirror-sets.yaml")])
     assert config.problems == ()
 
-    class Fixed:
-        ready = True
-        current = MirrorIndex.from_config(config)
-
-    app = create_app(AppSettings(PolicySettings()), Fixed())
+    app = create_app(AppSettings(PolicySettings()), serving(MirrorIndex.from_config(config)))
     return app.test_client()
 
 

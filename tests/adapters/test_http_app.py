@@ -9,34 +9,27 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.reviews import pod_review, sample
+from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, Metrics, create_app, failure_decision
 from webhook.core.decision import Mode, Outcome
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.policy import PolicySettings
+from webhook.index_sources import IndexHolder
 
 UNMIRRORED = "docker.io/library/nginx:1.27"
 
 
-class Source:
-    def __init__(self, ready: bool = True) -> None:
-        self.ready = ready
-        self.current = MirrorIndex(())
-
-
-class BrokenSource(Source):
-    @property  # type: ignore[override]
+class BrokenSource(IndexHolder):
+    @property
     def current(self) -> MirrorIndex:
         raise RuntimeError("simulated bug")
 
-    @current.setter
-    def current(self, value: MirrorIndex) -> None:
-        pass
-
 
 def make_client(
-    source: Source | None = None, metrics: Metrics | None = None, **settings: Any
+    source: IndexHolder | None = None, metrics: Metrics | None = None, **settings: Any
 ) -> FlaskClient:
-    app = create_app(AppSettings(PolicySettings(), **settings), source or Source(), metrics=metrics)
+    chosen = source or serving(MirrorIndex(()))
+    app = create_app(AppSettings(PolicySettings(), **settings), chosen, metrics=metrics)
     return app.test_client()
 
 
@@ -126,10 +119,10 @@ def test_an_unknown_mode_is_404(client: FlaskClient) -> None:
 
 
 def test_readyz_is_503_until_the_mirror_sets_are_loaded() -> None:
-    source = Source(ready=False)
+    source = IndexHolder()
     client = make_client(source)
     assert client.get("/readyz").status_code == 503
-    source.ready = True
+    source.swap_index(MirrorIndex(()))
     assert client.get("/readyz").status_code == 200
     assert client.get("/healthz").status_code == 200
 
@@ -147,6 +140,7 @@ def test_metrics_count_requests_by_endpoint_and_outcome_and_findings_by_reason()
     assert 'idms_guard_findings_total{mode="enforce",reason="short-name"} 1.0' in text
     assert 'idms_guard_admission_duration_seconds_count{endpoint="validate/enforce"} 1.0' in text
     assert "idms_guard_mirror_index_tables 0.0" in text
+    assert "idms_guard_mirror_index_generation 1.0" in text
 
 
 def test_a_dry_run_is_judged_alike_but_leaves_no_finding_metric_or_log(

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.registry import FaultMode, RegistryServer, RegistryTls, push_image, push_index
 from tests.support.reviews import pod_review, workload_review
+from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.registry import DockerConfig, RegistryClient
 from webhook.adapters.resolver import TagResolver
@@ -44,15 +45,11 @@ def mirrored_by(host: str) -> MirrorIndex:
 def webhook(
     index: MirrorIndex, tls: RegistryTls, credentials: DockerConfig | None, timeout: float = 2.0
 ) -> Iterator[FlaskClient]:
-    class Fixed:
-        ready = True
-        current = index
-
     with RegistryClient(credentials, tls.ca_file, timeout=1.0) as client:
         resolver = TagResolver(client.manifest_digest)
         try:
             settings = AppSettings(PolicySettings(), pin_timeout=timeout)
-            yield create_app(settings, Fixed(), resolver).test_client()
+            yield create_app(settings, serving(index), resolver).test_client()
         finally:
             resolver.close()
 

@@ -3,8 +3,6 @@ snippet, exit codes and the progress bar."""
 
 from __future__ import annotations
 
-import argparse
-import inspect
 import io
 import json
 import re
@@ -19,8 +17,6 @@ import webhook.cli
 from tests.support.cluster_objects import namespace, workload
 from tests.support.fake_kube import FakeKube
 from tests.support.mirror_objects import entry, mirror_object
-from webhook.errors import IdmsGuardError
-from webhook.report_command import add_report_parser
 
 NGINX = "docker.io/library/nginx:1.27"
 POSTGRES = "docker.io/library/postgres@sha256:" + "b" * 64
@@ -35,20 +31,8 @@ class Terminal(io.StringIO):
 
 
 def report(*argv: str, stderr: io.StringIO | None = None) -> tuple[int, str, str]:
-    """Through `idms-guard` once cli.py registers the command; until then through a parser
-    built the same way, with cli.main's contract (IdmsGuardError → one line, exit 2)."""
     stdout, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
-    if "add_report_parser" in inspect.getsource(webhook.cli):
-        return webhook.cli.main(["report", *argv], stdout, err), stdout.getvalue(), err.getvalue()
-    parser = argparse.ArgumentParser(prog="idms-guard")
-    add_report_parser(parser.add_subparsers())
-    args = parser.parse_args(["report", *argv])
-    try:
-        code: int = args.run(args, stdout, err)
-    except IdmsGuardError as error:
-        print(f"idms-guard: error: {error}", file=err)
-        code = 2
-    return code, stdout.getvalue(), err.getvalue()
+    return webhook.cli.main(["report", *argv], stdout, err), stdout.getvalue(), err.getvalue()
 
 
 def seed(fake: FakeKube) -> None:

@@ -121,7 +121,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         PYTHON, "-m", "webhook.cli", "serve",
         "--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key"),
         "--mirror-sets", str(sets), "--host", "127.0.0.1", "--port", str(port),
-        "--threads", "4",
+        "--threads", "4", "--no-cluster",
     ]  # fmt: skip
     env = {"IDMS_GUARD_MIRROR_SET_POLL_SECONDS": "0.2"}
     with running(argv, log, env) as process:

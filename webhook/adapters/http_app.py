@@ -24,7 +24,7 @@ from webhook.core.admission import AdmissionRequest, read_review, review_respons
 from webhook.core.decision import Decision, Mode, Outcome
 from webhook.core.explanation import explanation_json
 from webhook.core.lookups import Resolution
-from webhook.core.mirror_index import MirrorIndex
+from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.mutation import mutation_answer, plan_mutation
 from webhook.core.patch import encode_patch
 from webhook.core.pinning import pin_plan
@@ -41,6 +41,9 @@ class IndexSource(Protocol):
 
     @property
     def current(self) -> MirrorIndex: ...
+
+    @property
+    def state(self) -> IndexState: ...
 
 
 class Resolver(Protocol):
@@ -89,6 +92,26 @@ class Metrics:
             "registries.conf tables in the mirror index in use.",
             registry=self.registry,
         )
+        self.index_rules = Gauge(
+            "idms_guard_mirror_index_rules",
+            "Mirror-set entries (source → mirrors) the index was built from.",
+            registry=self.registry,
+        )
+        self.index_generation = Gauge(
+            "idms_guard_mirror_index_generation",
+            "How many times the mirror index has been rebuilt since start.",
+            registry=self.registry,
+        )
+        self.last_change = Gauge(
+            "idms_guard_mirror_sets_last_change_timestamp_seconds",
+            "When the mirror index in use was built (Unix time).",
+            registry=self.registry,
+        )
+        self.last_sync = Gauge(
+            "idms_guard_mirror_sets_last_sync_timestamp_seconds",
+            "When the cluster watch last confirmed it is current (Unix time; 0: no watch).",
+            registry=self.registry,
+        )
 
 
 def create_app(
@@ -97,11 +120,16 @@ def create_app(
     resolver: Resolver | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    last_sync: Callable[[], float | None] | None = None,
 ) -> Flask:
     app = Flask("idms_guard")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     metrics = metrics or Metrics()
-    metrics.index_tables.set_function(lambda: len(index_source.current))
+    metrics.index_tables.set_function(lambda: len(index_source.state.index))
+    metrics.index_rules.set_function(lambda: index_source.state.rules)
+    metrics.index_generation.set_function(lambda: index_source.state.generation)
+    metrics.last_change.set_function(lambda: index_source.state.loaded_at)
+    metrics.last_sync.set_function(lambda: (last_sync() if last_sync else None) or 0.0)
 
     @app.post("/validate/<mode>")
     def validate_endpoint(mode: str) -> Response:

@@ -250,3 +250,13 @@ def _subdomain_match(reference: str, suffix: str) -> int:
     if end == len(reference) or reference[end] in ":/@":
         return end
     return -1
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """The index in use and where it stands: for readiness, metrics and cache flushes."""
+
+    index: MirrorIndex
+    generation: int
+    loaded_at: float
+    rules: int = 0
