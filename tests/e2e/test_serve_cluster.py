@@ -1,0 +1,110 @@
+"""`idms-guard serve --kubeconfig`: gunicorn follows the cluster's mirror sets as they change.
+
+The cluster is the in-process list/watch server of tests/support/fake_kube.py; each test
+polls, with a generous limit, for a watch event to reach the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_serve_https import Server
+from tests.support.fake_kube import FakeKube
+from tests.support.mirror_objects import entry, mirror_object
+from tests.support.processes import PYTHON, free_port, running, wait_for
+from tests.support.reviews import pod_review
+from webhook.adapters.tls import (
+    generate_ca,
+    generate_serving_certificate,
+    service_dns_names,
+    write_certificate_files,
+)
+
+DIGEST_IMAGE = "quay.io/acme/app@sha256:" + "9" * 64
+IDMS = mirror_object("idms", "acme", [entry("quay.io/acme", "mirror.local/acme")])
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeKube]:
+    with FakeKube() as fake:
+        yield fake
+
+
+@pytest.fixture
+def server(tmp_path: Path, cluster: FakeKube) -> Iterator[Server]:
+    ca = generate_ca()
+    names = service_dns_names("idms-guard", "idms-guard")
+    write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
+    kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+    port, log = free_port(), tmp_path / "server.log"
+    argv = [
+        PYTHON, "-m", "webhook.cli", "serve",
+        "--cert", str(tmp_path / "certs" / "tls.crt"),
+        "--key", str(tmp_path / "certs" / "tls.key"),
+        "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    with running(argv, log, {"HOME": str(tmp_path)}) as process:
+        server = Server(port, tmp_path, process, log, ca)
+        wait_for(lambda: server.get("/readyz") == 200, "readiness", process=process, log_path=log)
+        yield server
+
+
+def allowed(server: Server) -> bool:
+    _, reply = server.post("/validate/enforce", pod_review({"app": DIGEST_IMAGE}))
+    return bool(reply["response"]["allowed"])
+
+
+def test_the_decision_follows_an_idms_created_changed_and_deleted(
+    server: Server, cluster: FakeKube
+) -> None:
+    assert not allowed(server)
+    cluster.put(IDMS)
+    wait_for(lambda: allowed(server), "the new IDMS to allow the pod", log_path=server.log)
+    moved = mirror_object("idms", "acme", [entry("quay.io/other", "mirror.local/other")])
+    cluster.put(moved)
+    wait_for(lambda: not allowed(server), "the changed IDMS to deny it", log_path=server.log)
+    cluster.put(IDMS)
+    wait_for(lambda: allowed(server), "the IDMS back", log_path=server.log)
+    cluster.delete("imagedigestmirrorsets", "acme")
+    wait_for(lambda: not allowed(server), "the deleted IDMS to deny it", log_path=server.log)
+
+
+def test_a_missing_crd_does_not_keep_the_webhook_unready(tmp_path: Path) -> None:
+    with FakeKube() as fake:
+        fake.missing.add("imagecontentsourcepolicies")
+        ca = generate_ca()
+        names = service_dns_names("idms-guard", "idms-guard")
+        write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
+        port, log = free_port(), tmp_path / "server.log"
+        argv = [
+            PYTHON, "-m", "webhook.cli", "serve",
+            "--cert", str(tmp_path / "certs" / "tls.crt"),
+            "--key", str(tmp_path / "certs" / "tls.key"),
+            "--kubeconfig", str(fake.write_kubeconfig(tmp_path / "kubeconfig")),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        with running(argv, log, {"HOME": str(tmp_path)}) as process:
+            server = Server(port, tmp_path, process, log, ca)
+            wait_for(lambda: server.get("/readyz") == 200, "readiness", log_path=log)
+            assert "ImageContentSourcePolicy: not served by this cluster" in log.read_text()
+
+
+def test_the_index_generation_is_exported_as_a_metric(server: Server, cluster: FakeKube) -> None:
+    def generation() -> float:
+        connection = server.connect()
+        try:
+            connection.request("GET", "/metrics")
+            text = connection.getresponse().read().decode()
+        finally:
+            connection.close()
+        line = next(
+            x for x in text.splitlines() if x.startswith("idms_guard_mirror_index_generation")
+        )
+        return float(line.split()[-1])
+
+    before = generation()
+    cluster.put(IDMS)
+    wait_for(lambda: generation() > before, "a new index generation", log_path=server.log)
