@@ -16,6 +16,7 @@ import jsonpatch
 import pytest
 from flask.testing import FlaskClient
 
+from tests.support.delaying_proxy import DelayingProxy
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.registry import FaultMode, RegistryServer, RegistryTls, push_image, push_index
 from tests.support.reviews import pod_review, workload_review
@@ -179,6 +180,22 @@ def test_the_audit_endpoint_records_the_digest_pinning_would_write(
     (value,) = annotations.values()
     assert f"use quay.io/acme/app@{pushed['app']}" in value
     assert f"pinning would write {pushed['app']}" in value
+
+
+def test_a_registry_slowed_beyond_the_deadline_leaves_the_image_alone(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    """The real registry behind a proxy that holds each connection longer than the deadline."""
+    with DelayingProxy(("127.0.0.1", htpasswd_registry.port), delay=5.0) as proxy:
+        user, password = next(iter(htpasswd_registry.users.items()))
+        credentials = DockerConfig.from_json(
+            json.dumps({"auths": {proxy.host: {"username": user, "password": password}}})
+        )
+        with webhook(mirrored_by(proxy.host), registry_tls, credentials, timeout=0.5) as client:
+            response, pod = mutate(client, pod_review({"app": "quay.io/acme/app:v1"}))
+            assert client.get("/healthz").status_code == 200
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/acme/app:v1"
+    assert "not pinned: registry lookup timed out" in response["warnings"][0]
 
 
 @pytest.mark.parametrize(
