@@ -1,0 +1,387 @@
+{{/*
+Every name the chart uses is defined here (resource names, label keys, paths, mount
+points), so templates and tests agree on them. Templates call these with the root context.
+*/}}
+
+{{/* ---------- names ---------- */}}
+
+{{- define "idms-guard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name; Kubernetes names are at most 63 characters. */}}
+{{- define "idms-guard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* fullname-SUFFIX, shortened so that the whole stays within 63 characters.
+Call with (list $ "suffix"). */}}
+{{- define "idms-guard.suffixed" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $base := include "idms-guard.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
+{{- define "idms-guard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "idms-guard.serviceName" -}}
+{{- include "idms-guard.fullname" . }}
+{{- end }}
+
+{{/* The name the API server checks in the serving certificate. */}}
+{{- define "idms-guard.serviceDNSName" -}}
+{{- printf "%s.%s.svc" (include "idms-guard.serviceName" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "idms-guard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "idms-guard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "idms-guard.clusterRoleName" -}}
+{{- include "idms-guard.fullname" . }}
+{{- end }}
+
+{{/* Validating- and MutatingWebhookConfiguration (cluster-scoped: the release name keeps
+two installs apart). */}}
+{{- define "idms-guard.webhookConfigurationName" -}}
+{{- include "idms-guard.fullname" . }}
+{{- end }}
+
+{{/* The Secret holding tls.crt and tls.key (and ca.crt in helm and cert-manager modes). */}}
+{{- define "idms-guard.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "secret" }}
+{{- required "certificates.secret.name is required when certificates.mode is secret" .Values.certificates.secret.name }}
+{{- else }}
+{{- include "idms-guard.suffixed" (list . "tls") }}
+{{- end }}
+{{- end }}
+
+{{/* secret mode: the CA from certificates.secret.caBundle, for the helm test and the
+ServiceMonitor. */}}
+{{- define "idms-guard.caConfigMapName" -}}
+{{- include "idms-guard.suffixed" (list . "ca") }}
+{{- end }}
+
+{{/* openshift mode: a ConfigMap into which the service-ca operator injects its CA. */}}
+{{- define "idms-guard.serviceCAConfigMapName" -}}
+{{- include "idms-guard.suffixed" (list . "service-ca") }}
+{{- end }}
+
+{{- define "idms-guard.certManager.selfSignedIssuerName" -}}
+{{- include "idms-guard.suffixed" (list . "selfsigned") }}
+{{- end }}
+
+{{- define "idms-guard.certManager.caName" -}}
+{{- include "idms-guard.suffixed" (list . "ca") }}
+{{- end }}
+
+{{- define "idms-guard.certManager.certificateName" -}}
+{{- include "idms-guard.suffixed" (list . "tls") }}
+{{- end }}
+
+{{- define "idms-guard.mirrorSetsConfigMapName" -}}
+{{- if .Values.mirrorSets.existingConfigMap }}
+{{- .Values.mirrorSets.existingConfigMap }}
+{{- else }}
+{{- include "idms-guard.suffixed" (list . "mirror-sets") }}
+{{- end }}
+{{- end }}
+
+{{- define "idms-guard.registryCAConfigMapName" -}}
+{{- if .Values.registry.ca.openshiftTrustedBundle }}
+{{- include "idms-guard.suffixed" (list . "trusted-ca") }}
+{{- else }}
+{{- .Values.registry.ca.configMapName }}
+{{- end }}
+{{- end }}
+
+{{- define "idms-guard.testPodName" -}}
+{{- include "idms-guard.suffixed" (list . "test") }}
+{{- end }}
+
+{{/* ---------- labels ---------- */}}
+
+{{/* The namespace labels that select the webhook entries. */}}
+{{- define "idms-guard.modeLabel" -}}idms-guard.io/mode{{- end }}
+{{- define "idms-guard.pinLabel" -}}idms-guard.io/pin-digests{{- end }}
+
+{{- define "idms-guard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "idms-guard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "idms-guard.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "idms-guard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
+{{/* Labels of every object except the pods' selectors (those are selectorLabels). */}}
+{{- define "idms-guard.labels" -}}
+helm.sh/chart: {{ include "idms-guard.chart" . }}
+app.kubernetes.io/name: {{ include "idms-guard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: idms-guard
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* ---------- the container ---------- */}}
+
+{{- define "idms-guard.image" -}}
+{{- $repository := printf "%s/%s" .Values.image.registry .Values.image.repository | trimPrefix "/" }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the app listens (idms-guard serve --port) and the paths it serves. */}}
+{{- define "idms-guard.containerPort" -}}8443{{- end }}
+{{- define "idms-guard.validatePath" -}}/validate/{{ . }}{{- end }}
+{{- define "idms-guard.mutatePath" -}}/mutate{{- end }}
+{{- define "idms-guard.livenessPath" -}}/healthz{{- end }}
+{{- define "idms-guard.readinessPath" -}}/readyz{{- end }}
+{{- define "idms-guard.metricsPath" -}}/metrics{{- end }}
+
+{{/* Mount points inside the container. */}}
+{{- define "idms-guard.tlsDir" -}}/etc/idms-guard/tls{{- end }}
+{{- define "idms-guard.registryAuthDir" -}}/etc/idms-guard/registry-auth{{- end }}
+{{- define "idms-guard.registryCADir" -}}/etc/idms-guard/registry-ca{{- end }}
+{{- define "idms-guard.mirrorSetsDir" -}}/etc/idms-guard/mirror-sets{{- end }}
+{{- define "idms-guard.homeDir" -}}/home/idms-guard{{- end }}
+
+{{- define "idms-guard.staticMirrorSets" -}}
+{{- if or .Values.mirrorSets.existingConfigMap .Values.mirrorSets.objects }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the webhook talks to the Kubernetes API (a token is mounted, RBAC bound). */}}
+{{- define "idms-guard.needsAPI" -}}
+{{- if or .Values.mirrorSets.watchCluster .Values.registry.podPullSecrets }}true{{ end }}
+{{- end }}
+
+{{- define "idms-guard.registryCA" -}}
+{{- if or .Values.registry.ca.openshiftTrustedBundle .Values.registry.ca.configMapName }}true{{ end }}
+{{- end }}
+
+{{/* IDMS_GUARD_FAIL_CLOSED: the value, or whether enforce fails closed. */}}
+{{- define "idms-guard.failClosed" -}}
+{{- if kindIs "bool" .Values.policy.failClosed }}
+{{- .Values.policy.failClosed }}
+{{- else }}
+{{- eq .Values.webhooks.enforce.failurePolicy "Fail" }}
+{{- end }}
+{{- end }}
+
+{{/* ---------- the webhook configurations ---------- */}}
+
+{{/* "true" when DeploymentConfigs are checked. */}}
+{{- define "idms-guard.deploymentConfigs" -}}
+{{- $setting := toString .Values.openshift.deploymentConfigs }}
+{{- if eq $setting "true" }}true
+{{- else if and (eq $setting "auto") (.Capabilities.APIVersions.Has "apps.openshift.io/v1") }}true
+{{- end }}
+{{- end }}
+
+{{/* "true" when matchConditions are rendered. */}}
+{{- define "idms-guard.matchConditions" -}}
+{{- $setting := toString .Values.webhooks.matchConditions }}
+{{- if and .Values.webhooks.excludeNamespacePrefixes (ne $setting "false") }}
+{{- if or (eq $setting "true") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* The resources whose images are checked (and pinned): pods, their ephemeral
+containers, and every pod template. matchPolicy Equivalent covers the other versions. */}}
+{{- define "idms-guard.rules" -}}
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["pods", "replicationcontrollers"]
+  scope: Namespaced
+- apiGroups: [""]
+  apiVersions: ["v1"]
+  operations: ["UPDATE"]
+  resources: ["pods/ephemeralcontainers"]
+  scope: Namespaced
+- apiGroups: ["apps"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["deployments", "replicasets", "statefulsets", "daemonsets"]
+  scope: Namespaced
+- apiGroups: ["batch"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["jobs", "cronjobs"]
+  scope: Namespaced
+{{- if include "idms-guard.deploymentConfigs" . }}
+- apiGroups: ["apps.openshift.io"]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["deploymentconfigs"]
+  scope: Namespaced
+{{- end }}
+{{- end }}
+
+{{/* Namespaces never sent to the webhook, by their immutable name label. */}}
+{{- define "idms-guard.excludedNamespacesExpression" -}}
+- key: kubernetes.io/metadata.name
+  operator: NotIn
+  values:
+    {{- range uniq (prepend .Values.webhooks.excludeNamespaces .Release.Namespace) }}
+    - {{ . | quote }}
+    {{- end }}
+{{- end }}
+
+{{- define "idms-guard.matchConditionsBlock" -}}
+{{- if include "idms-guard.matchConditions" . -}}
+matchConditions:
+  - name: exclude-namespace-prefixes
+    expression: {{ include "idms-guard.prefixExpression" . | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "idms-guard.prefixExpression" -}}
+{{- $tests := list }}
+{{- range .Values.webhooks.excludeNamespacePrefixes }}
+{{- $tests = append $tests (printf "request.namespace.startsWith('%s')" .) }}
+{{- end }}
+{{- printf "!(%s)" (join " || " $tests) }}
+{{- end }}
+
+{{/* clientConfig of one entry. Call with (list $ "/path"). */}}
+{{- define "idms-guard.clientConfig" -}}
+{{- $root := index . 0 -}}
+service:
+  name: {{ include "idms-guard.serviceName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ index . 1 }}
+  port: {{ $root.Values.service.port }}
+{{- with include "idms-guard.caBundle" $root }}
+caBundle: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Annotations that make cert-manager or OpenShift's service-ca fill the caBundle. */}}
+{{- define "idms-guard.webhookAnnotations" -}}
+{{- $annotations := deepCopy .Values.webhooks.annotations }}
+{{- if eq .Values.certificates.mode "cert-manager" }}
+{{- $_ := set $annotations "cert-manager.io/inject-ca-from" (printf "%s/%s" .Release.Namespace (include "idms-guard.certManager.certificateName" .)) }}
+{{- else if eq .Values.certificates.mode "openshift" }}
+{{- $_ := set $annotations "service.beta.openshift.io/inject-cabundle" "true" }}
+{{- end }}
+{{- with $annotations }}{{ toYaml . }}{{ end }}
+{{- end }}
+
+{{/* ---------- certificates ---------- */}}
+
+{{/* helm mode: make the CA and serving certificate once per render, or keep those of the
+Secret already installed (so an upgrade does not change them). Stored on the root context,
+because the Secret and both webhook configurations must carry the same CA. */}}
+{{- define "idms-guard.generatedTLS" -}}
+{{- if not (hasKey . "idmsGuardGeneratedTLS") }}
+{{- $data := dict }}
+{{- $previousCA := "" }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "idms-guard.tlsSecretName" .) }}
+{{- if $existing }}
+{{- $found := default dict $existing.data }}
+{{- if and (hasKey $found "ca.crt") (hasKey $found "tls.crt") (hasKey $found "tls.key") }}
+{{- if .Values.certificates.helm.rotate }}
+{{- $previousCA = b64dec (index $found "ca.crt") }}
+{{- else }}
+{{- $data = pick $found "ca.crt" "tls.crt" "tls.key" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $data }}
+{{- $service := include "idms-guard.serviceName" . }}
+{{- $names := list (include "idms-guard.serviceDNSName" .) (printf "%s.cluster.local" (include "idms-guard.serviceDNSName" .)) }}
+{{- $ca := genCA (printf "%s-ca" (include "idms-guard.fullname" .)) (int .Values.certificates.helm.caDays) }}
+{{- $cert := genSignedCert (include "idms-guard.serviceDNSName" .) nil $names (int .Values.certificates.helm.days) $ca }}
+{{- $data = dict "ca.crt" (b64enc $ca.Cert) "tls.crt" (b64enc $cert.Cert) "tls.key" (b64enc $cert.Key) }}
+{{- end }}
+{{- $bundle := printf "%s%s" (b64dec (index $data "ca.crt")) $previousCA }}
+{{- $_ := set . "idmsGuardGeneratedTLS" (dict "data" $data "caBundle" (b64enc $bundle)) }}
+{{- end }}
+{{- end }}
+
+{{/* The base64 caBundle of the webhook configurations; empty when an injector fills it. */}}
+{{- define "idms-guard.caBundle" -}}
+{{- $mode := .Values.certificates.mode }}
+{{- if eq $mode "helm" }}
+{{- include "idms-guard.generatedTLS" . }}
+{{- (get . "idmsGuardGeneratedTLS").caBundle }}
+{{- else if eq $mode "secret" }}
+{{- if .Values.certificates.secret.caBundle }}
+{{- .Values.certificates.secret.caBundle }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "idms-guard.tlsSecretName" .) }}
+{{- $ca := "" }}
+{{- if $existing }}{{ $ca = index (default dict $existing.data) "ca.crt" | default "" }}{{ end }}
+{{- required (printf "certificates.secret.caBundle is required: Secret %s/%s has no ca.crt (or could not be read; helm template cannot read it)" .Release.Namespace (include "idms-guard.tlsSecretName" .)) $ca }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Where a client finds the CA that signed the serving certificate (helm test,
+ServiceMonitor): {kind: secret|configMap, name, key}. */}}
+{{- define "idms-guard.caRef" -}}
+{{- $mode := .Values.certificates.mode }}
+{{- if eq $mode "secret" }}
+kind: configMap
+name: {{ include "idms-guard.caConfigMapName" . }}
+key: ca.crt
+{{- else if eq $mode "openshift" }}
+kind: configMap
+name: {{ include "idms-guard.serviceCAConfigMapName" . }}
+key: service-ca.crt
+{{- else }}
+kind: secret
+name: {{ include "idms-guard.tlsSecretName" . }}
+key: ca.crt
+{{- end }}
+{{- end }}
+
+{{/* ---------- checks of values that the schema cannot express ---------- */}}
+{{- define "idms-guard.validateValues" -}}
+{{- $lookup := float64 .Values.pinning.lookupTimeoutSeconds }}
+{{- if ge $lookup (float64 .Values.webhooks.timeoutSeconds) }}
+{{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be below webhooks.timeoutSeconds (%v)" .Values.pinning.lookupTimeoutSeconds .Values.webhooks.timeoutSeconds) }}
+{{- end }}
+{{- if and .Values.pinning.enabled (ge $lookup (float64 .Values.pinning.timeoutSeconds)) }}
+{{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be below pinning.timeoutSeconds (%v)" .Values.pinning.lookupTimeoutSeconds .Values.pinning.timeoutSeconds) }}
+{{- end }}
+{{- if and .Values.registry.ca.openshiftTrustedBundle .Values.registry.ca.configMapName }}
+{{- fail "registry.ca.configMapName and registry.ca.openshiftTrustedBundle exclude each other" }}
+{{- end }}
+{{- if not (or .Values.mirrorSets.watchCluster (include "idms-guard.staticMirrorSets" .)) }}
+{{- fail "mirrorSets.watchCluster is false: set mirrorSets.objects or mirrorSets.existingConfigMap, or the webhook has no mirror sets to judge by" }}
+{{- end }}
+{{- if and .Values.mirrorSets.existingConfigMap .Values.mirrorSets.objects }}
+{{- fail "mirrorSets.existingConfigMap and mirrorSets.objects exclude each other" }}
+{{- end }}
+{{- if not (or .Values.webhooks.enforce.enabled .Values.webhooks.warn.enabled .Values.webhooks.audit.enabled .Values.pinning.enabled) }}
+{{- fail "every webhook entry is disabled: enable at least one of webhooks.enforce, webhooks.warn, webhooks.audit, pinning" }}
+{{- end }}
+{{- end }}
