@@ -38,6 +38,8 @@ class Settings:
     """Write `name:tag@sha256:…` instead of `name@sha256:…`."""
     resolve_from_source: bool = False
     """Also ask the source registry for a digest (when it is not blocked)."""
+    pod_pull_secrets: bool = False
+    """Also use the pod's own imagePullSecrets for pinning lookups (needs get on Secrets)."""
     kubeconfig: str = ""
     """Explicit kubeconfig; empty: in-cluster, then $KUBECONFIG or ~/.kube/config."""
     watch_cluster: bool = True

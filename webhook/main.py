@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,10 +15,11 @@ from flask import Flask
 from kubernetes.client import ApiClient
 
 from webhook.adapters.http_app import AppSettings, create_app
+from webhook.adapters.kube_secrets import PullSecretReader
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
 from webhook.adapters.mirror_watcher import MirrorSetWatcher, load_api_client
 from webhook.adapters.registry import DockerConfig, RegistryClient
-from webhook.adapters.resolver import TagResolver
+from webhook.adapters.resolver import LookupFunction, TagResolver
 from webhook.adapters.tls import (
     generate_ca,
     generate_serving_certificate,
@@ -28,7 +29,7 @@ from webhook.adapters.tls import (
 from webhook.config import Settings
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
-from webhook.errors import KubeConfigError, MirrorSetFileError, UsageError
+from webhook.errors import KubeConfigError, MirrorSetFileError, RegistryConfigError, UsageError
 from webhook.gunicorn_config import ServerOptions, WebhookServer, gunicorn_options
 from webhook.index_sources import IndexHolder, MirrorSetFiles, MirrorSetSources
 
@@ -131,9 +132,10 @@ def build_app(settings: Settings) -> Flask:
     """The Flask app of one gunicorn worker, with its own index, watches and resolver."""
     configure_logging()
     holder = IndexHolder()
-    resolver = TagResolver(registry_client(settings).manifest_digest)
-    holder.on_swap(lambda _state: resolver.flush())
     cluster = cluster_client(settings)
+    scoped = (lambda secrets: secret_scoped_lookup(settings, secrets)) if cluster else None
+    resolver = TagResolver(registry_client(settings).manifest_digest, scoped_lookup=scoped)
+    holder.on_swap(lambda _state: resolver.flush())
     sources = MirrorSetSources(holder, cluster=cluster is not None)
     if settings.mirror_set_paths:
         files = MirrorSetFiles(
@@ -156,7 +158,32 @@ def build_app(settings: Settings) -> Flask:
         keep_tag=settings.pin_keep_tag,
         resolve_from_source=settings.resolve_from_source,
     )
-    return create_app(app_settings, holder, resolver, last_sync=last_sync)
+    reader = PullSecretReader(cluster) if cluster and settings.pod_pull_secrets else None
+    return create_app(
+        app_settings,
+        holder,
+        resolver,
+        last_sync=last_sync,
+        pull_secrets=reader.read if reader else None,
+    )
+
+
+def secret_scoped_lookup(settings: Settings, secrets: Sequence[str]) -> LookupFunction:
+    """A registry client whose credentials are the pod's pull secrets, then the global ones.
+    A secret that is not a readable dockerconfigjson is left out (its name was logged)."""
+    configs = []
+    for number, text in enumerate(secrets):
+        try:
+            configs.append(DockerConfig.from_json(text, origin=f"pull secret #{number + 1}"))
+        except RegistryConfigError as error:
+            logging.getLogger("idms_guard.pull_secrets").warning("%s", error)
+    if settings.registry_auth:
+        configs.append(DockerConfig.from_file(Path(settings.registry_auth)))
+    ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
+    client = RegistryClient(
+        DockerConfig.merged(configs), ca_bundle, timeout=settings.registry_timeout_seconds
+    )
+    return client.manifest_digest
 
 
 def cluster_client(settings: Settings) -> ApiClient | None:

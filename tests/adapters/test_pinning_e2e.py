@@ -24,10 +24,12 @@ from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.registry import DockerConfig, RegistryClient
 from webhook.adapters.resolver import TagResolver
+from webhook.config import Settings
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.patch import ORIGINAL_IMAGES_ANNOTATION
 from webhook.core.policy import PolicySettings
+from webhook.main import secret_scoped_lookup
 
 
 def auth_file(registry: RegistryServer) -> DockerConfig:
@@ -220,3 +222,41 @@ def test_a_broken_registry_leaves_the_image_alone_and_says_why(
     assert response["allowed"] is True
     assert "patch" not in response
     assert reason in response["warnings"][0]
+
+
+def test_a_pods_own_pull_secret_is_used_when_enabled(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls, pushed: dict[str, str]
+) -> None:
+    """No global credentials: only the pod's `imagePullSecrets` open the mirror, and the
+    digest found with them is not handed to a pod without them."""
+    user, password = next(iter(htpasswd_registry.users.items()))
+    document = json.dumps(
+        {"auths": {htpasswd_registry.host: {"username": user, "password": password}}}
+    )
+    stored = {("apps", "mirror-pull"): document}
+    settings = Settings(registry_ca=str(registry_tls.ca_file))
+    index = mirrored_by(htpasswd_registry.host)
+    with RegistryClient(None, registry_tls.ca_file, timeout=1.0) as client:
+        resolver = TagResolver(
+            client.manifest_digest,
+            scoped_lookup=lambda secrets: secret_scoped_lookup(settings, secrets),
+        )
+        try:
+            app = create_app(
+                AppSettings(PolicySettings()),
+                serving(index),
+                resolver,
+                pull_secrets=lambda ns, names: [stored[ns, n] for n in names if (ns, n) in stored],
+            )
+            with_secret = pod_review({"app": "quay.io/acme/app:v1"})
+            spec = with_secret["request"]["object"]["spec"]
+            spec["imagePullSecrets"] = [{"name": "mirror-pull"}]
+            _, pinned = mutate(app.test_client(), with_secret)
+            response, unpinned = mutate(
+                app.test_client(), pod_review({"app": "quay.io/acme/app:v1"})
+            )
+        finally:
+            resolver.close()
+    assert pinned["spec"]["containers"][0]["image"] == f"quay.io/acme/app@{pushed['app']}"
+    assert unpinned["spec"]["containers"][0]["image"] == "quay.io/acme/app:v1"
+    assert "not pinned: unauthorized at" in response["warnings"][0]

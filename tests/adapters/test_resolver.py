@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,30 @@ def test_a_lookup_function_that_raises_becomes_a_bad_answer(clock: Clock) -> Non
 def test_a_tag_missing_everywhere_says_so(resolver: TagResolver) -> None:
     (result,) = resolver.resolve([("app:1", ["m1/app:1"])], timeout=5)
     assert result.reason == "tag not found in the mirrors"
+
+
+def test_answers_found_with_a_pods_pull_secrets_are_not_served_without_them(
+    clock: Clock,
+) -> None:
+    def global_lookup(spec: str, timeout: float) -> Lookup:
+        return Lookup(spec, LookupOutcome.UNAUTHORIZED)
+
+    def with_secrets(secrets: object) -> Any:
+        return lambda spec, timeout: Lookup(spec, LookupOutcome.FOUND, DIGEST)
+
+    resolver = TagResolver(global_lookup, clock=clock, scoped_lookup=with_secrets)
+    try:
+        (scoped,) = resolver.resolve([("app:1", ["m/app:1"])], 5, pull_secrets=["{}"])
+        (unscoped,) = resolver.resolve([("app:1", ["m/app:1"])], 5)
+    finally:
+        resolver.close()
+    assert scoped.digest == DIGEST
+    assert unscoped.digest is None
+    assert unscoped.attempts[0].outcome is LookupOutcome.UNAUTHORIZED
+
+
+def test_pull_secrets_are_ignored_without_a_scoped_lookup(
+    resolver: TagResolver, registry: Registry
+) -> None:
+    (result,) = resolver.resolve([("app:1", ["m2/app:1"])], 5, pull_secrets=["{}"])
+    assert result.digest == DIGEST

@@ -20,6 +20,7 @@ from webhook.core.workloads import (
     owned_by_controller,
     pod_spec_pointer,
     pointer,
+    pull_secret_names,
 )
 
 SAMPLES = Path(__file__).parents[1] / "data" / "admission-samples"
@@ -505,3 +506,29 @@ def test_sample_label_edit_on_the_old_pod_changes_nothing() -> None:
     new = copy.deepcopy(old)
     new["metadata"]["labels"]["team"] = "blue"
     assert changed_sites("", "Pod", new, old) == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "names"),
+    [
+        pytest.param(
+            ("", "Pod"),
+            {"spec": {"imagePullSecrets": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}},
+            ("a", "b"),
+            id="pod-deduplicated",
+        ),
+        pytest.param(
+            ("apps", "Deployment"),
+            {"spec": {"template": {"spec": {"imagePullSecrets": [{"name": "t"}]}}}},
+            ("t",),
+            id="template",
+        ),
+        pytest.param(("", "Pod"), {"spec": {"imagePullSecrets": "x"}}, (), id="garbage"),
+        pytest.param(("", "Pod"), {"spec": {"imagePullSecrets": [{}, 3]}}, (), id="no-names"),
+        pytest.param(("", "ConfigMap"), {}, (), id="not-a-workload"),
+    ],
+)
+def test_pull_secret_names_come_from_the_pod_spec(
+    kind: tuple[str, str], obj: dict[str, Any], names: tuple[str, ...]
+) -> None:
+    assert pull_secret_names(*kind, obj) == names

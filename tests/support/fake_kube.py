@@ -73,12 +73,13 @@ KINDS = {
         Kind("batch", "v1", "jobs", "Job", True),
         Kind("batch", "v1", "cronjobs", "CronJob", True),
         Kind("apps.openshift.io", "v1", "deploymentconfigs", "DeploymentConfig", True),
+        Kind("", "v1", "secrets", "Secret", True),
     )
 }
 _BY_KIND = {(kind.api_version, kind.kind): kind for kind in KINDS.values()}
 _PATH = re.compile(
     r"/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
-    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)"
+    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?"
 )
 Key = tuple[str, str]  # (namespace, name)
 Query = dict[str, str]
@@ -161,6 +162,11 @@ class FakeKube:
             metadata["uid"] = uid
             self._record(kind.plural, "MODIFIED" if old else "ADDED", stored, key, silent)
         return copy.deepcopy(stored)
+
+    def get(self, plural: str, name: str, namespace: str = "") -> dict[str, Any] | None:
+        with self._condition:
+            found = self._objects[plural].get((namespace, name))
+            return copy.deepcopy(found) if found is not None else None
 
     def delete(self, plural: str, name: str, namespace: str = "", *, silent: bool = False) -> None:
         with self._condition:
@@ -383,6 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send_json(404, _status(404, "NotFound", message))
         if kind.plural in fake.failing:
             return self.send_json(500, _status(500, "InternalError", "simulated failure"))
+        if match["name"]:
+            found = fake.get(kind.plural, match["name"], match["namespace"] or "")
+            if found is None:
+                message = f'{kind.plural} "{match["name"]}" not found'
+                return self.send_json(404, _status(404, "NotFound", message))
+            return self.send_json(200, found)
         if query.get("watch") in ("true", "1"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -29,6 +29,7 @@ from webhook.core.mutation import mutation_answer, plan_mutation
 from webhook.core.patch import encode_patch
 from webhook.core.pinning import pin_plan
 from webhook.core.policy import Finding, PolicySettings
+from webhook.core.workloads import pull_secret_names
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
@@ -48,8 +49,15 @@ class IndexSource(Protocol):
 
 class Resolver(Protocol):
     def resolve(
-        self, images: Sequence[tuple[str, Sequence[str]]], timeout: float
+        self,
+        images: Sequence[tuple[str, Sequence[str]]],
+        timeout: float,
+        pull_secrets: Sequence[str] = (),
     ) -> list[Resolution]: ...
+
+
+PullSecrets = Callable[[str, Sequence[str]], list[str]]
+"""(namespace, secret names) → their dockerconfigjson documents."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,7 @@ def create_app(
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
     last_sync: Callable[[], float | None] | None = None,
+    pull_secrets: PullSecrets | None = None,
 ) -> Flask:
     app = Flask("idms_guard")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -144,7 +153,7 @@ def create_app(
         except AdmissionReviewError as error:
             metrics.requests.labels(endpoint, Outcome.INVALID_REVIEW.value).inc()
             return _error(400, str(error))
-        answer = _judge(review, chosen, index_source, settings, resolver)
+        answer = _judge(review, chosen, index_source, settings, _Registry(resolver, pull_secrets))
         _record(metrics, review, chosen, answer)
         metrics.requests.labels(endpoint, answer.decision.outcome.value).inc()
         metrics.latency.labels(endpoint).observe(clock() - started)
@@ -158,7 +167,7 @@ def create_app(
         except AdmissionReviewError as error:
             metrics.requests.labels("mutate", Outcome.INVALID_REVIEW.value).inc()
             return _error(400, str(error))
-        decision, patch = _pin(review, index_source, settings, resolver)
+        decision, patch = _pin(review, index_source, settings, _Registry(resolver, pull_secrets))
         metrics.requests.labels("mutate", decision.outcome.value).inc()
         metrics.latency.labels("mutate").observe(clock() - started)
         return _json(200, review_response(review.uid, decision, patch))
@@ -202,6 +211,25 @@ def create_app(
 
 
 @dataclass(frozen=True)
+class _Registry:
+    """The resolver and, when enabled, where a pod's pull secrets come from."""
+
+    resolver: Resolver | None
+    pull_secrets: PullSecrets | None
+
+    def resolve(
+        self, review: AdmissionRequest, lookups: Sequence[tuple[str, Sequence[str]]], timeout: float
+    ) -> list[Resolution]:
+        if self.resolver is None or not lookups:
+            return []
+        secrets: list[str] = []
+        if self.pull_secrets is not None:
+            names = pull_secret_names(review.group, review.kind, review.object)
+            secrets = self.pull_secrets(review.namespace, names) if names else []
+        return self.resolver.resolve(lookups, timeout, pull_secrets=secrets)
+
+
+@dataclass(frozen=True)
 class _Answer:
     decision: Decision
     findings: tuple[Finding, ...]
@@ -212,13 +240,13 @@ def _judge(
     mode: Mode,
     index_source: IndexSource,
     settings: AppSettings,
-    resolver: Resolver | None,
+    registry: _Registry,
 ) -> _Answer:
     try:
         index = index_source.current
         validation = validate(review, mode, index, settings.policy)
-        if mode is Mode.AUDIT and resolver is not None and validation.findings:
-            digests = _digests_for(validation.findings, index, settings, resolver)
+        if mode is Mode.AUDIT and registry.resolver is not None and validation.findings:
+            digests = _digests_for(review, validation.findings, index, settings, registry)
             if digests:
                 validation = validate(review, mode, index, settings.policy, digests)
     except Exception:  # a bug must not block the API server; logged with its traceback
@@ -228,12 +256,16 @@ def _judge(
 
 
 def _digests_for(
-    findings: Sequence[Finding], index: MirrorIndex, settings: AppSettings, resolver: Resolver
+    review: AdmissionRequest,
+    findings: Sequence[Finding],
+    index: MirrorIndex,
+    settings: AppSettings,
+    registry: _Registry,
 ) -> dict[str, str]:
     """For audit: the digests pinning would write for the tags found unmirrored."""
     plans = [pin_plan(finding.site, index, settings.resolve_from_source) for finding in findings]
     lookups = {p.image: p.lookup_specs for p in plans if p is not None and p.lookup_specs}
-    results = resolver.resolve(list(lookups.items()), settings.pin_timeout)
+    results = registry.resolve(review, list(lookups.items()), settings.pin_timeout)
     return {result.image: result.digest for result in results if result.digest}
 
 
@@ -241,17 +273,15 @@ def _pin(
     review: AdmissionRequest,
     index_source: IndexSource,
     settings: AppSettings,
-    resolver: Resolver | None,
+    registry: _Registry,
 ) -> tuple[Decision, str | None]:
     """Pinning never blocks a request: any failure leaves the object as it is."""
     try:
         plan = plan_mutation(
             review, index_source.current, settings.policy, settings.resolve_from_source
         )
-        resolutions = {}
-        if resolver is not None and plan.lookups:
-            results = resolver.resolve(plan.lookups, settings.pin_timeout)
-            resolutions = {result.image: result for result in results}
+        results = registry.resolve(review, plan.lookups, settings.pin_timeout)
+        resolutions = {result.image: result for result in results}
         answer = mutation_answer(plan, resolutions, settings.keep_tag)
     except Exception:
         log.exception("internal error pinning %s in %s", review.described, review.namespace)

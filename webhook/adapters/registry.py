@@ -31,7 +31,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -131,6 +131,15 @@ class DockerConfig:
         # A key written in today's form is what a person meant; a legacy alias of the same
         # host (often left behind by an old `docker login`) must not override it.
         return cls({**legacy, **exact}, origin)
+
+    @classmethod
+    def merged(cls, configs: Sequence[DockerConfig]) -> DockerConfig:
+        """One config from several; for a key in more than one, the first config wins (the
+        pod's own pull secrets go before the webhook's global one)."""
+        auths: dict[str, tuple[str, str]] = {}
+        for config in reversed(configs):
+            auths.update(config._auths)
+        return cls(auths, "+".join(config._origin for config in configs))
 
     @property
     def registries(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ the cache, so the next request for the same tag is answered at once.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,12 @@ from webhook.core.lookups import Lookup, LookupOutcome, Resolution
 
 LookupFunction = Callable[[str, float], Lookup]
 """(pull spec, timeout in seconds) → Lookup; must not raise for registry faults."""
+ScopedLookup = Callable[[Sequence[str]], LookupFunction]
+"""Pull-secret documents (dockerconfigjson text) → a lookup that uses them first."""
+Key = tuple[str, str]
+"""(credential scope, pull spec): an answer obtained with one pod's pull secrets is never
+served to a pod without them."""
+SCOPES_MAX = 64
 
 
 class TagResolver:
@@ -30,12 +37,15 @@ class TagResolver:
         maxsize: int = 4096,
         workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        scoped_lookup: ScopedLookup | None = None,
     ) -> None:
         self._lookup = lookup
+        self._scoped_lookup = scoped_lookup
+        self._scopes: dict[str, LookupFunction] = {}
         self._clock = clock
-        self._found: TTLCache[str, Lookup] = TTLCache(maxsize, ttl, timer=clock)
-        self._failed: TTLCache[str, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
-        self._in_flight: dict[str, Future[Lookup]] = {}
+        self._found: TTLCache[Key, Lookup] = TTLCache(maxsize, ttl, timer=clock)
+        self._failed: TTLCache[Key, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
+        self._in_flight: dict[Key, Future[Lookup]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="resolver")
         # Walkers mostly wait on lookups; more of them keeps concurrent requests from queueing.
@@ -43,12 +53,18 @@ class TagResolver:
         self.lookups_made = 0
 
     def resolve(
-        self, images: Sequence[tuple[str, Sequence[str]]], timeout: float
+        self,
+        images: Sequence[tuple[str, Sequence[str]]],
+        timeout: float,
+        pull_secrets: Sequence[str] = (),
     ) -> list[Resolution]:
-        """Resolve each (image, lookup specs) in parallel; answer within `timeout` seconds."""
+        """Resolve each (image, lookup specs) in parallel; answer within `timeout` seconds.
+        `pull_secrets` (the pod's own, as dockerconfigjson text) are tried before the
+        global credentials, when the resolver was given a `scoped_lookup`."""
         deadline = self._clock() + timeout
+        scope = self._scope(pull_secrets)
         futures = [
-            self._walkers.submit(self._first_found, image, specs, deadline)
+            self._walkers.submit(self._first_found, image, specs, deadline, scope)
             for image, specs in images
         ]
         wait(futures, timeout=max(0.0, deadline - self._clock()))
@@ -70,13 +86,26 @@ class TagResolver:
         self._walkers.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _first_found(self, image: str, specs: Sequence[str], deadline: float) -> Resolution:
+    def _scope(self, pull_secrets: Sequence[str]) -> str:
+        if not pull_secrets or self._scoped_lookup is None:
+            return ""
+        scope = hashlib.sha256("\0".join(sorted(pull_secrets)).encode()).hexdigest()
+        with self._lock:
+            if scope not in self._scopes:
+                if len(self._scopes) >= SCOPES_MAX:
+                    self._scopes.clear()
+                self._scopes[scope] = self._scoped_lookup(pull_secrets)
+        return scope
+
+    def _first_found(
+        self, image: str, specs: Sequence[str], deadline: float, scope: str = ""
+    ) -> Resolution:
         attempts: list[Lookup] = []
         for spec in specs:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return Resolution(image, None, tuple(attempts), "registry lookup timed out")
-            future = self._single_flight(spec, remaining)
+            future = self._single_flight((scope, spec), remaining)
             done, _ = wait([future], timeout=remaining)
             if not done:
                 return Resolution(image, None, tuple(attempts), "registry lookup timed out")
@@ -86,30 +115,32 @@ class TagResolver:
                 return Resolution(image, lookup.digest, tuple(attempts))
         return Resolution(image, None, tuple(attempts), _why(attempts))
 
-    def _single_flight(self, spec: str, timeout: float) -> Future[Lookup]:
+    def _single_flight(self, key: Key, timeout: float) -> Future[Lookup]:
         with self._lock:
-            cached = self._found.get(spec) or self._failed.get(spec)
+            cached = self._found.get(key) or self._failed.get(key)
             if cached is not None:
                 done: Future[Lookup] = Future()
                 done.set_result(cached)
                 return done
-            running = self._in_flight.get(spec)
+            running = self._in_flight.get(key)
             if running is not None:
                 return running
-            future = self._pool.submit(self._fetch, spec, timeout)
-            self._in_flight[spec] = future
+            lookup = self._scopes.get(key[0], self._lookup) if key[0] else self._lookup
+            future = self._pool.submit(self._fetch, key, lookup, timeout)
+            self._in_flight[key] = future
             return future
 
-    def _fetch(self, spec: str, timeout: float) -> Lookup:
+    def _fetch(self, key: Key, lookup_function: LookupFunction, timeout: float) -> Lookup:
+        spec = key[1]
         try:
-            lookup = self._lookup(spec, timeout)
+            lookup = lookup_function(spec, timeout)
         except Exception as error:  # a client bug must not leave waiters hanging
             lookup = Lookup(spec, LookupOutcome.BAD_ANSWER, detail=type(error).__name__)
         with self._lock:
             self.lookups_made += 1
-            self._in_flight.pop(spec, None)
+            self._in_flight.pop(key, None)
             cache = self._found if lookup.outcome is LookupOutcome.FOUND else self._failed
-            cache[spec] = lookup
+            cache[key] = lookup
         return lookup
 
 

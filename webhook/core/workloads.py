@@ -125,6 +125,19 @@ def owned_by_controller(obj: Any) -> bool:
     )
 
 
+def pull_secret_names(group: str, kind: str, obj: Any) -> tuple[str, ...]:
+    """`imagePullSecrets[].name` of the pod spec (for a Pod, the ServiceAccount's secrets
+    are already in it: the API server's ServiceAccount admission adds them first)."""
+    path = _pod_spec_path(group, kind)
+    if path is None:
+        return ()
+    names = (
+        _text(_lookup(entry, ("name",)))
+        for _, entry in _entries(_lookup(obj, path), "imagePullSecrets")
+    )
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
 def _pod_spec_path(group: object, kind: object) -> tuple[str, ...] | None:
     if not isinstance(group, str) or not isinstance(kind, str):
         return None  # an unhashable "kind" from a malformed review must not raise
