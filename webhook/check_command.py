@@ -10,7 +10,6 @@ import argparse
 import io
 import json
 import sys
-from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +22,7 @@ from webhook.cli_common import (
     add_mirror_set_options,
     add_registry_options,
     mirror_sets_from_args,
+    registry_client_from_args,
     warn,
 )
 from webhook.config import Settings
@@ -38,7 +38,6 @@ from webhook.core.manifest_check import (
 from webhook.core.manifest_pinning import LineEdit, apply_edits, line_edits, planned_pins
 from webhook.core.mirror_index import MirrorIndex
 from webhook.errors import UsageError
-from webhook.main import registry_client
 
 OUTPUTS = ("text", "json", "sarif")
 # A command line can wait longer than an admission request.
@@ -110,9 +109,7 @@ def _pin(
     """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
     planned = planned_pins(objects, index, args.resolve_from_source)
     lookups = {pin.plan.image: pin.plan.lookup_specs for pin in planned if pin.plan.lookup_specs}
-    settings = replace(Settings(), registry_auth=args.registry_auth or "")
-    settings = replace(settings, registry_ca=args.registry_ca or "")
-    with registry_client(settings) as client:
+    with registry_client_from_args(args) as client:
         resolver = TagResolver(client.manifest_digest)
         try:
             results = resolver.resolve(list(lookups.items()), PIN_TIMEOUT_SECONDS)

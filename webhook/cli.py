@@ -33,6 +33,7 @@ from webhook.cli_common import (
     mirror_sets_from_args,
     port,
     positive,
+    registry_client_from_args,
 )
 from webhook.config import Settings
 from webhook.core.explanation import explanation_json, explanation_lines
@@ -41,7 +42,7 @@ from webhook.core.probe_report import first_problem, probe_json, probe_lines
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
-from webhook.main import prepare_demo, registry_client, serve
+from webhook.main import prepare_demo, serve
 from webhook.report_command import add_report_parser
 
 # What `explain --example` shows when no image is named: one case of each kind.
@@ -94,10 +95,8 @@ def _explain_probed(
     args: argparse.Namespace, index: MirrorIndex, images: list[str], stdout: TextIO, stderr: TextIO
 ) -> int:
     """Ask every candidate that is not blocked; exit 1 when some image cannot be pulled."""
-    settings = replace(Settings(), registry_auth=args.registry_auth or "")
-    settings = replace(settings, registry_ca=args.registry_ca or "")
     problems: list[str] = []
-    with registry_client(settings) as client:
+    with registry_client_from_args(args) as client:
         for number, image in enumerate(images):
             plan = index.explain(image)
             if plan.parse_error:

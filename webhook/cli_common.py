@@ -6,9 +6,11 @@ import argparse
 import re
 from typing import TextIO
 
+from webhook.adapters.registry import RegistryClient
+from webhook.config import Settings
 from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.errors import UsageError
-from webhook.main import load_example_mirror_sets, load_mirror_set_paths
+from webhook.main import load_example_mirror_sets, load_mirror_set_paths, registry_client
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -42,6 +44,13 @@ def add_registry_options(command: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="PEM bundle the mirror registries' certificates chain to (default: system CAs)",
     )
+
+
+def registry_client_from_args(args: argparse.Namespace) -> RegistryClient:
+    """The client `--registry-auth` and `--registry-ca` describe (a command line's, not the
+    server's: no pod pull secrets)."""
+    settings = Settings(registry_auth=args.registry_auth or "", registry_ca=args.registry_ca or "")
+    return registry_client(settings)
 
 
 def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:
