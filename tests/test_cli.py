@@ -270,3 +270,17 @@ def test_certs_refuses_a_name_that_is_not_a_dns_label(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run("certs", "--out", str(tmp_path), "--service", "Guard!", "--namespace", "ops")
     assert exit_info.value.code == 2
+
+
+def test_a_reader_that_leaves_early_is_no_traceback() -> None:
+    images = " ".join(["nginx"] * 2000)  # far more output than a pipe buffers
+    command = f"{sys.executable} -m webhook.cli explain --example {images} | head -1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout == "nginx\n"
+    assert "Traceback" not in result.stderr

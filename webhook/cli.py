@@ -56,6 +56,10 @@ EXAMPLE_IMAGES = (
 )
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+
+
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
 ) -> int:
@@ -67,6 +71,12 @@ def main(
     except IdmsGuardError as error:
         print(f"idms-guard: error: {error}", file=stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `idms-guard explain … | head`: the reader left; say nothing more, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
