@@ -18,7 +18,7 @@ from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.kube_secrets import PullSecretReader
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
 from webhook.adapters.mirror_watcher import MirrorSetWatcher, load_api_client
-from webhook.adapters.registry import DockerConfig, RegistryClient
+from webhook.adapters.registry import DockerConfig, RegistryClient, load_docker_config
 from webhook.adapters.resolver import LookupFunction, TagResolver
 from webhook.adapters.tls import (
     generate_ca,
@@ -178,7 +178,7 @@ def secret_scoped_lookup(settings: Settings, secrets: Sequence[str]) -> LookupFu
         except RegistryConfigError as error:
             logging.getLogger("idms_guard.pull_secrets").warning("%s", error)
     if settings.registry_auth:
-        configs.append(DockerConfig.from_file(Path(settings.registry_auth)))
+        configs.append(load_docker_config(Path(settings.registry_auth)))
     ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
     client = RegistryClient(
         DockerConfig.merged(configs), ca_bundle, timeout=settings.registry_timeout_seconds
@@ -207,7 +207,7 @@ def cluster_client(settings: Settings) -> ApiClient | None:
 def registry_client(settings: Settings) -> RegistryClient:
     """Raises RegistryConfigError naming the file when the auth file or CA bundle is unusable."""
     credentials = (
-        DockerConfig.from_file(Path(settings.registry_auth)) if settings.registry_auth else None
+        load_docker_config(Path(settings.registry_auth)) if settings.registry_auth else None
     )
     ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
     return RegistryClient(credentials, ca_bundle, timeout=settings.registry_timeout_seconds)

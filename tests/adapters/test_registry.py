@@ -36,6 +36,7 @@ from webhook.adapters.registry import (
     Lookup,
     LookupOutcome,
     RegistryClient,
+    load_docker_config,
     parse_challenges,
 )
 from webhook.errors import InvalidReferenceError, RegistryConfigError
@@ -438,14 +439,14 @@ def test_an_unusable_auth_file_is_a_config_error_naming_the_file(
     path = tmp_path / "auth.json"
     path.write_text(content)
     with pytest.raises(RegistryConfigError) as raised:
-        DockerConfig.from_file(path)
+        load_docker_config(path)
     assert str(raised.value).startswith(f"{path}: ")
     assert problem in str(raised.value)
 
 
 def test_a_missing_auth_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryConfigError, match="cannot read"):
-        DockerConfig.from_file(tmp_path / "missing.json")
+        load_docker_config(tmp_path / "missing.json")
 
 
 @pytest.mark.parametrize(
@@ -460,7 +461,7 @@ def test_a_config_error_does_not_repeat_the_secret(tmp_path: Path, content: str)
     path = tmp_path / "auth.json"
     path.write_text(content)
     with pytest.raises(RegistryConfigError) as raised:
-        DockerConfig.from_file(path)
+        load_docker_config(path)
     assert "secret" not in str(raised.value)
     assert "c2VjcmV0" not in str(raised.value)
 

@@ -23,7 +23,6 @@ https://distribution.github.io/distribution/spec/auth/token/ .
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -31,7 +30,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -47,8 +46,10 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from webhook.core.auth_challenges import parse_challenges
 from webhook.core.image_reference import parse
 from webhook.core.lookups import Lookup, LookupOutcome
+from webhook.core.registry_credentials import DOCKER_HUB, DockerConfig, canonical_host
 from webhook.errors import InvalidReferenceError, RegistryConfigError
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "Lookup",
     "LookupOutcome",
     "RegistryClient",
+    "load_docker_config",
     "parse_challenges",
 ]
 
@@ -77,200 +79,18 @@ MAX_CACHED_TOKENS = 1024
 USER_AGENT = "idms-guard"
 
 _SHA256_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
-_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-_DOCKER_HUB = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"  # docker.io itself serves no /v2/ API
 
 
-class DockerConfig:
-    """Credentials from a dockerconfigjson / containers auth.json, matched as CRI-O does.
-
-    Keys may name a host, or a host and a repository prefix (`host/ns/repo`, `host/ns`);
-    the most specific key wins. Legacy keys written as URLs (`https://host/v1/`,
-    `http://host`) or with an API suffix (`host/v2/`) mean the host. Docker Hub's aliases
-    (`https://index.docker.io/v1/`, `registry-1.docker.io`) all mean `docker.io`.
-    """
-
-    __slots__ = ("_auths", "_origin")
-
-    def __init__(self, auths: Mapping[str, tuple[str, str]], origin: str = "<inline>") -> None:
-        self._auths = dict(auths)
-        self._origin = origin
-
-    @classmethod
-    def from_file(cls, path: Path) -> DockerConfig:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise RegistryConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-        except UnicodeDecodeError:
-            raise RegistryConfigError(f"{path}: not UTF-8 text") from None
-        return cls.from_json(text, origin=str(path))
-
-    @classmethod
-    def from_json(cls, text: str, origin: str = "<inline>") -> DockerConfig:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            # The message names the position only; the document may hold secrets.
-            raise RegistryConfigError(
-                f"{origin}: not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-            ) from None
-        if not isinstance(document, dict):
-            raise RegistryConfigError(f"{origin}: expected a JSON object")
-        entries = document.get("auths", _legacy_entries(document))
-        if not isinstance(entries, dict):
-            raise RegistryConfigError(f"{origin}: 'auths' is not an object")
-        exact: dict[str, tuple[str, str]] = {}
-        legacy: dict[str, tuple[str, str]] = {}
-        for key, entry in entries.items():
-            credentials = _entry_credentials(key, entry, origin)
-            if credentials is not None:
-                normalized, is_legacy = _normalize_key(key)
-                (legacy if is_legacy else exact)[normalized] = credentials
-        # A key written in today's form is what a person meant; a legacy alias of the same
-        # host (often left behind by an old `docker login`) must not override it.
-        return cls({**legacy, **exact}, origin)
-
-    @classmethod
-    def merged(cls, configs: Sequence[DockerConfig]) -> DockerConfig:
-        """One config from several; for a key in more than one, the first config wins (the
-        pod's own pull secrets go before the webhook's global one)."""
-        auths: dict[str, tuple[str, str]] = {}
-        for config in reversed(configs):
-            auths.update(config._auths)
-        return cls(auths, "+".join(config._origin for config in configs))
-
-    @property
-    def registries(self) -> tuple[str, ...]:
-        """The normalised keys that carry credentials (no secrets)."""
-        return tuple(sorted(self._auths))
-
-    def credentials_for(self, pull_spec_name: str) -> tuple[str, str] | None:
-        """(user, password) of the most specific key covering `host/path`, if any."""
-        name = _repository_name(pull_spec_name)
-        host, _, path = name.partition("/")
-        parts = [_canonical_host(host)] + (path.split("/") if path else [])
-        for length in range(len(parts), 0, -1):
-            credentials = self._auths.get("/".join(parts[:length]))
-            if credentials is not None:
-                return credentials
-        return None
-
-    def __repr__(self) -> str:
-        return f"DockerConfig(origin={self._origin!r}, registries={list(self.registries)!r})"
-
-
-def _legacy_entries(document: dict[str, object]) -> dict[str, object]:
-    # `.dockercfg` (Secret type kubernetes.io/dockercfg) has the registries at the top level.
-    modern = {"auths", "credHelpers", "credsStore", "HttpHeaders", "psFormat"}
-    return {} if modern & document.keys() else document
-
-
-def _entry_credentials(key: str, entry: object, origin: str) -> tuple[str, str] | None:
-    where = f"{origin}: auths[{key!r}]"
-    if not isinstance(entry, dict):
-        raise RegistryConfigError(f"{where} is not an object")
-    auth = entry.get("auth")
-    if auth:
-        if not isinstance(auth, str):
-            raise RegistryConfigError(f"{where}.auth is not a string")
-        try:
-            decoded = base64.b64decode(auth.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise RegistryConfigError(f"{where}.auth is not base64 of user:password") from None
-        name, colon, secret = decoded.partition(":")
-        if not colon or not name:
-            raise RegistryConfigError(f"{where}.auth does not decode to user:password")
-        return name, secret
-    user, password = entry.get("username"), entry.get("password")
-    if user is None and password is None:
-        return None  # an identity token or an e-mail only: nothing we can send
-    if not isinstance(user, str) or not user or not isinstance(password, str):
-        raise RegistryConfigError(f"{where} needs both 'username' and 'password' as strings")
-    return user, password
-
-
-def _normalize_key(key: str) -> tuple[str, bool]:
-    """(normalised key, whether it was written in a legacy form)."""
-    text = key.strip()
-    lowered = text.lower()
-    for scheme in ("https://", "http://"):
-        if lowered.startswith(scheme):
-            # containers/image: a URL key means its host, whatever path follows.
-            host = text[len(scheme) :].split("/", 1)[0]
-            return _canonical_host(host), True
-    text = text.rstrip("/")
-    host, slash, path = text.partition("/")
-    if path in ("v1", "v2"):
-        return _canonical_host(host), True
-    return _canonical_host(host) + slash + path, False
-
-
-def _canonical_host(host: str) -> str:
-    host = host.lower()
-    return _DOCKER_HUB if host in _DOCKER_HUB_NAMES else host
-
-
-def _repository_name(pull_spec: str) -> str:
-    name = pull_spec.split("@", 1)[0]
-    host, slash, path = name.partition("/")
-    if slash and ":" in path.rsplit("/", 1)[-1]:
-        path = path.rsplit(":", 1)[0]
-    return host + slash + path
-
-
-def parse_challenges(header: str) -> dict[str, dict[str, str]]:
-    """`WWW-Authenticate` (RFC 9110 §11.6.1) → {scheme: {parameter: value}}, keys lowercase.
-
-    Hand-written because the header is not a comma list: quoted values hold commas and
-    escapes, as Bearer scopes do (`scope="repository:a/b:pull,push"`), and one header may
-    carry several challenges. The first challenge of a scheme, and the first value of a
-    parameter, win. Garbage is skipped, never raised: a registry's header is input.
-    """
-    challenges: dict[str, dict[str, str]] = {}
-    current: dict[str, str] = {}
-    position, length = 0, len(header)
-    while position < length:
-        match = _TOKEN_RE.match(header, position)
-        if match is None:  # separators, spaces or garbage: step over one character
-            position += 1
-            continue
-        name = match.group()
-        after = _skip_spaces(header, match.end())
-        if after < length and header[after] == "=":
-            value, position = _parameter_value(header, _skip_spaces(header, after + 1))
-            current.setdefault(name.lower(), value)
-        else:
-            current = {}
-            challenges.setdefault(name.lower(), current)
-            position = after
-    return challenges
-
-
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BARE_VALUE_RE = re.compile(r"[^,\s]*")
-
-
-def _skip_spaces(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t":
-        position += 1
-    return position
-
-
-def _parameter_value(text: str, position: int) -> tuple[str, int]:
-    if position < len(text) and text[position] == '"':
-        chars: list[str] = []
-        position += 1
-        while position < len(text) and text[position] != '"':
-            if text[position] == "\\" and position + 1 < len(text):
-                position += 1
-            chars.append(text[position])
-            position += 1
-        return "".join(chars), position + 1
-    match = _BARE_VALUE_RE.match(text, position)
-    assert match is not None  # `*` matches the empty string
-    return match.group(), match.end()
+def load_docker_config(path: Path) -> DockerConfig:
+    """A dockerconfigjson file (on OpenShift the global pull secret, mounted)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RegistryConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise RegistryConfigError(f"{path}: not UTF-8 text") from None
+    return DockerConfig.from_json(text, origin=str(path))
 
 
 class _TokenCache:
@@ -600,7 +420,7 @@ class _Target:
 
     @property
     def url(self) -> str:
-        api = _DOCKER_HUB_API if _canonical_host(self.host) == _DOCKER_HUB else self.host
+        api = _DOCKER_HUB_API if canonical_host(self.host) == DOCKER_HUB else self.host
         return f"https://{api}/v2/{self.repository}/manifests/{self.reference}"
 
     def answer(
