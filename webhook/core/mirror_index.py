@@ -20,6 +20,7 @@ from webhook.core.image_reference import (
     runtime_image,
 )
 from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.registries_conf import render
 from webhook.core.registry_tables import RegistryTable, build_tables
 from webhook.errors import InvalidReferenceError
 
@@ -190,8 +191,6 @@ class MirrorIndex:
         return ImagePlan(image, runtime.short_name, plans)
 
     def registries_conf(self, digest_only_style: str = "pull-from-mirror") -> str:
-        from webhook.core.registries_conf import render
-
         return render(self.tables, self.search_registries, digest_only_style)
 
     def _blocked(self, name: str) -> bool:
