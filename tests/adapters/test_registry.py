@@ -217,12 +217,38 @@ def test_credentials_for_another_host_are_not_sent(
     assert lookup.outcome is LookupOutcome.UNAUTHORIZED
 
 
-def test_a_401_without_a_challenge_is_unauthorized(
-    fault_server: FaultFactory, registry_client: ClientFactory
+@pytest.mark.parametrize(
+    ("mode", "outcome", "detail"),
+    [
+        pytest.param(
+            FaultMode.NO_CHALLENGE, LookupOutcome.UNAUTHORIZED, "without a usable",
+            id="a-401-without-a-challenge-is-unauthorized",
+        ),
+        pytest.param(
+            FaultMode.GARBAGE, LookupOutcome.BAD_ANSWER, "invalid Docker-Content-Digest",
+            id="garbage-is-a-bad-answer",
+        ),
+        pytest.param(
+            FaultMode.WRONG_CONTENT_TYPE, LookupOutcome.BAD_ANSWER, "text/html",
+            id="a-wrong-content-type-is-a-bad-answer",
+        ),
+        pytest.param(
+            FaultMode.REDIRECT, LookupOutcome.BAD_ANSWER, "redirects are not followed",
+            id="a-redirect-is-not-followed",
+        ),
+    ],
+)  # fmt: skip
+def test_a_broken_registry_answer_is_classified(
+    fault_server: FaultFactory,
+    registry_client: ClientFactory,
+    mode: FaultMode,
+    outcome: LookupOutcome,
+    detail: str,
 ) -> None:
-    server = fault_server(FaultMode.NO_CHALLENGE)
+    server = fault_server(mode)
     lookup = registry_client().manifest_digest(f"{server.host}/acme/app:v1")
-    assert lookup.outcome is LookupOutcome.UNAUTHORIZED
+    assert lookup.outcome is outcome
+    assert detail in lookup.detail
 
 
 # --- network faults ------------------------------------------------------------------
@@ -263,33 +289,6 @@ def test_a_server_error_is_a_bad_answer(
         LookupOutcome.BAD_ANSWER,
         f"HTTP 500 from {server.host}",
     )
-
-
-def test_garbage_is_a_bad_answer(
-    fault_server: FaultFactory, registry_client: ClientFactory
-) -> None:
-    server = fault_server(FaultMode.GARBAGE)
-    lookup = registry_client().manifest_digest(f"{server.host}/acme/app:v1")
-    assert lookup.outcome is LookupOutcome.BAD_ANSWER
-    assert "invalid Docker-Content-Digest" in lookup.detail
-
-
-def test_a_wrong_content_type_is_a_bad_answer(
-    fault_server: FaultFactory, registry_client: ClientFactory
-) -> None:
-    server = fault_server(FaultMode.WRONG_CONTENT_TYPE)
-    lookup = registry_client().manifest_digest(f"{server.host}/acme/app:v1")
-    assert lookup.outcome is LookupOutcome.BAD_ANSWER
-    assert "text/html" in lookup.detail
-
-
-def test_a_redirect_is_not_followed(
-    fault_server: FaultFactory, registry_client: ClientFactory
-) -> None:
-    server = fault_server(FaultMode.REDIRECT)
-    lookup = registry_client().manifest_digest(f"{server.host}/acme/app:v1")
-    assert lookup.outcome is LookupOutcome.BAD_ANSWER
-    assert "redirects are not followed" in lookup.detail
 
 
 def test_credentials_are_never_sent_to_a_plain_http_token_realm(
