@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import shutil
+import ssl
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,15 @@ def test_a_digest_reference_is_found_when_the_registry_has_it(
     pushed = push_image(anonymous_registry, "acme/by-digest", "v1", layer_bytes=b"digest")
     lookup = registry_client().manifest_digest(f"{anonymous_registry.host}/acme/by-digest@{pushed}")
     assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, pushed)
+
+
+def test_a_registry_that_refuses_head_is_asked_with_get(
+    fault_server: FaultFactory, registry_client: ClientFactory
+) -> None:
+    server = fault_server(FaultMode.HEAD_NOT_ALLOWED)
+    lookup = registry_client().manifest_digest(f"{server.host}/acme/app:v1")
+    assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, sha256_digest(FAULT_MANIFEST))
+    assert [method for method, _ in server.requests] == ["HEAD", "GET"]
 
 
 def test_the_digest_is_hashed_from_the_body_when_the_header_is_missing(
@@ -571,3 +581,13 @@ def test_no_credential_or_token_appears_in_details_reprs_or_logs(
         if any(secret in text for text in texts)
     ]
     assert found == []
+
+
+def test_a_ca_bundle_adds_to_the_system_trust_instead_of_replacing_it(
+    registry_tls: RegistryTls,
+) -> None:
+    from webhook.adapters.registry import _ssl_context
+
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    combined = _ssl_context(registry_tls.ca_file).cert_store_stats()["x509_ca"]
+    assert combined == system + 1

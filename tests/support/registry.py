@@ -651,6 +651,7 @@ class FaultMode(Enum):
     SLOW = "answers after the client gave up"
     REFUSED = "refuses connections"
     NO_DIGEST_HEADER = "200 without Docker-Content-Digest; GET has the manifest"
+    HEAD_NOT_ALLOWED = "405 to HEAD; GET has the manifest"
     WRONG_CONTENT_TYPE = "200 with a valid digest but Content-Type text/html"
     REDIRECT = "307 to another host"
     PLAIN_HTTP_REALM = "401 asking for a token from an http:// realm"
@@ -746,6 +747,12 @@ class _FaultHandler(_QuietHandler):
             self.answer(200, b"<html>surprise</html>", headers)
         elif mode is FaultMode.NO_DIGEST_HEADER:
             self.answer(200, FAULT_MANIFEST, {"Content-Type": OCI_MANIFEST})
+        elif mode is FaultMode.HEAD_NOT_ALLOWED:
+            if self.command == "HEAD":
+                self.answer(405)
+            else:
+                headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": good_digest}
+                self.answer(200, FAULT_MANIFEST, headers)
         elif mode is FaultMode.WRONG_CONTENT_TYPE:
             headers = {"Docker-Content-Digest": good_digest, "Content-Type": "text/html"}
             self.answer(200, b"<html></html>", headers)

@@ -214,6 +214,9 @@ class RegistryClient:
                 return answer
             authorization = answer
             response = self._request("HEAD", target.url, _headers(authorization), deadline)
+        if response.status == 405:
+            # HEAD is mandatory in the distribution spec, yet some proxies refuse it.
+            return self._digest_by_get(target, authorization, deadline)
         if response.status != 200:
             return _refused(target, response.status, authorization)
         media_type = _media_type(response.headers.get("Content-Type"))
@@ -557,7 +560,9 @@ def _release(response: urllib3.BaseHTTPResponse) -> None:
 
 
 def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """TLS 1.2+, verifying names; trusting `ca_bundle` only, or else the system CAs."""
+    """TLS 1.2+, verifying names; trusting the system CAs plus `ca_bundle`, as OpenShift's
+    additional trusted CAs add to the system trust rather than replace it (a mirror may
+    well carry a certificate from a public CA)."""
     if ca_bundle is None:
         context = ssl.create_default_context()
     else:
@@ -573,6 +578,7 @@ def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
             )
         try:
             context = ssl.create_default_context(cadata=pem.decode("ascii"))
+            context.load_default_certs()
         except (ssl.SSLError, ValueError) as error:
             # OpenSSL's words without its source location: "no start line: cadata does not
             # contain a certificate", "bad base64 decode", ...
