@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.connect_proxy import ConnectProxy
 from tests.support.registry import (
     DEAD_PORT,
     FAULT_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
+    PROXIED_REGISTRY_NAME,
     ClientFactory,
     FaultFactory,
     FaultMode,
@@ -591,3 +593,55 @@ def test_a_ca_bundle_adds_to_the_system_trust_instead_of_replacing_it(
     system = ssl.create_default_context().cert_store_stats()["x509_ca"]
     combined = _ssl_context(registry_tls.ca_file).cert_store_stats()["x509_ca"]
     assert combined == system + 1
+
+
+def test_lookups_go_through_the_https_proxy_of_a_restricted_network(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    digest = push_image(htpasswd_registry, "acme/proxied", "v1", layer_bytes=b"proxied")
+    host = f"{PROXIED_REGISTRY_NAME}:{htpasswd_registry.port}"
+    user, password = next(iter(htpasswd_registry.users.items()))
+    credentials = _config({host: (user, password)})
+    with ConnectProxy() as proxy:
+        environ = {"HTTPS_PROXY": f"http://{proxy.host}", "NO_PROXY": "10.0.0.0/8,.cluster.local"}
+        with RegistryClient(credentials, registry_tls.ca_file, environ=environ) as client:
+            lookup = client.manifest_digest(f"{host}/acme/proxied:v1")
+    assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, digest)
+    assert proxy.tunnels == [host]
+
+
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "bypassed"),
+    [
+        pytest.param("mirror.corp", "", False, id="proxied-by-default"),
+        pytest.param("mirror.corp", "mirror.corp", True, id="exact-name"),
+        pytest.param("a.mirror.corp", ".mirror.corp", True, id="domain-suffix"),
+        pytest.param("a.mirror.corp", "mirror.corp", True, id="domain-without-dot"),
+        pytest.param("notmirror.corp", "mirror.corp", False, id="not-a-suffix-match"),
+        pytest.param("10.1.2.3", "10.0.0.0/8", True, id="cidr"),
+        pytest.param("127.0.0.1", "", True, id="loopback-never-proxied"),
+        pytest.param("localhost", "", True, id="localhost-never-proxied"),
+        pytest.param("anything", "*", True, id="star"),
+        pytest.param("mirror.corp", "mirror.corp:5000", True, id="port-ignored"),
+    ],
+)
+def test_no_proxy_is_read_as_go_reads_it(host: str, no_proxy: str, bypassed: bool) -> None:
+    from webhook.adapters.registry import _proxy_settings
+
+    proxy = _proxy_settings({"HTTPS_PROXY": "proxy:3128", "NO_PROXY": no_proxy})
+    assert proxy is not None
+    assert proxy.bypasses(host) is bypassed
+
+
+def test_the_registry_proxy_variables_win_over_the_general_ones() -> None:
+    from webhook.adapters.registry import _proxy_settings
+
+    proxy = _proxy_settings(
+        {
+            "HTTPS_PROXY": "http://general:1",
+            "IDMS_GUARD_REGISTRY_PROXY": "http://registry-only:3128",
+            "IDMS_GUARD_REGISTRY_NO_PROXY": ".corp",
+        }
+    )
+    assert proxy is not None
+    assert (proxy.url, proxy.no_proxy) == ("http://registry-only:3128", (".corp",))

@@ -115,9 +115,14 @@ class RegistryTls:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
 
+PROXIED_REGISTRY_NAME = "registry.behind-proxy.test"
+"""A name only the test CONNECT proxy resolves (to 127.0.0.1): reachable through it alone."""
+
+
 def make_registry_tls(directory: Path) -> RegistryTls:
     ca = generate_ca("idms-guard test registries")
-    serving = generate_serving_certificate(ca, ["localhost"], ip_addresses=["127.0.0.1"])
+    names = ["localhost", PROXIED_REGISTRY_NAME]
+    serving = generate_serving_certificate(ca, names, ip_addresses=["127.0.0.1"])
     files = write_certificate_files(directory / "serving", ca, serving)
     (directory / "ca").mkdir(parents=True, exist_ok=True)
     ca_file = directory / "ca" / "ca.crt"

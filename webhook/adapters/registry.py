@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import logging
+import os
 import re
 import ssl
 import threading
@@ -33,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -145,6 +147,7 @@ class RegistryClient:
         pool_maxsize: int = 8,
         *,
         clock: Callable[[], float] = time.monotonic,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"registry timeout must be positive, got {timeout}")
@@ -152,12 +155,17 @@ class RegistryClient:
         self._ca_bundle = ca_bundle
         self._timeout = timeout
         self._tokens = _TokenCache(clock)
-        self._pool = urllib3.PoolManager(
-            num_pools=32,  # hosts whose connections are kept: mirrors plus token services
-            maxsize=pool_maxsize,
-            block=False,
-            ssl_context=_ssl_context(ca_bundle),
-            retries=False,
+        pools: dict[str, Any] = {
+            "num_pools": 32,  # hosts whose connections are kept: mirrors plus token services
+            "maxsize": pool_maxsize,
+            "block": False,
+            "ssl_context": _ssl_context(ca_bundle),
+            "retries": False,
+        }
+        self._pool = urllib3.PoolManager(**pools)
+        self._proxy = _proxy_settings(os.environ if environ is None else environ)
+        self._proxied = (
+            urllib3.ProxyManager(self._proxy.url, **pools) if self._proxy is not None else None
         )
 
     def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
@@ -185,6 +193,8 @@ class RegistryClient:
     def close(self) -> None:
         """Close every pooled connection; the client may still be used afterwards."""
         self._pool.clear()
+        if self._proxied is not None:
+            self._proxied.clear()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -366,7 +376,11 @@ class RegistryClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _DeadlineExceededError
-        return self._pool.request(
+        pool = self._pool
+        if self._proxied is not None and self._proxy is not None:
+            host = urlsplit(url).hostname or ""
+            pool = self._pool if self._proxy.bypasses(host) else self._proxied
+        return pool.request(
             method,
             url,
             headers=dict(headers),
@@ -375,6 +389,61 @@ class RegistryClient:
             redirect=False,
             preload_content=not stream,
         )
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    """HTTPS_PROXY / NO_PROXY as curl, Go and the kubelet read them: nodes on a proxied
+    restricted network reach the mirror through it, so the webhook must too."""
+
+    url: str
+    no_proxy: tuple[str, ...]
+
+    def bypasses(self, host: str) -> bool:
+        host = host.lower().strip("[]")
+        if host == "localhost" or _is_loopback(host):
+            return True  # as Go's net/http (CRI-O, the kubelet): loopback is never proxied
+        for entry in self.no_proxy:
+            if entry == "*" or host == entry or host.endswith("." + entry.lstrip(".")):
+                return True
+            if _in_network(host, entry):
+                return True
+        return False
+
+
+REGISTRY_PROXY_ENV = "IDMS_GUARD_REGISTRY_PROXY"
+REGISTRY_NO_PROXY_ENV = "IDMS_GUARD_REGISTRY_NO_PROXY"
+
+
+def _proxy_settings(environ: Mapping[str, str]) -> _Proxy | None:
+    """IDMS_GUARD_REGISTRY_PROXY (registry lookups alone: the kubernetes client honours
+    HTTPS_PROXY too, and the API server must not go through a proxy), else HTTPS_PROXY."""
+    if environ.get(REGISTRY_PROXY_ENV):
+        url, raw = environ[REGISTRY_PROXY_ENV], environ.get(REGISTRY_NO_PROXY_ENV, "")
+    else:
+        url = environ.get("HTTPS_PROXY") or environ.get("https_proxy") or ""
+        raw = environ.get("NO_PROXY") or environ.get("no_proxy") or ""
+    if not url:
+        return None
+    if "://" not in url:
+        url = f"http://{url}"
+    entries = tuple(e.strip().lower().split(":")[0] for e in raw.split(",") if e.strip())
+    return _Proxy(url, entries)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _in_network(host: str, entry: str) -> bool:
+    """NO_PROXY entries may be CIDR blocks (10.0.0.0/8), as OpenShift's proxy config writes."""
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
 
 
 class _DeadlineExceededError(Exception):
