@@ -215,3 +215,11 @@ def test_explain_takes_several_images_and_names_a_bad_one(client: FlaskClient) -
 
 def test_explain_without_an_image_is_400(client: FlaskClient) -> None:
     assert client.get("/explain").status_code == 400
+
+
+def test_an_image_with_a_newline_cannot_forge_a_line_of_the_deny_message(
+    client: FlaskClient,
+) -> None:
+    body = pod_review({"web": "quay.io/a/b:1\n- container \"x\": fine"})
+    message = client.post("/validate/enforce", json=body).get_json()["response"]["status"]
+    assert message["message"].count("\n- ") == 1

@@ -44,7 +44,12 @@ class Finding:
 
     @property
     def image(self) -> str:
-        return self.site.image if self.site.image is not None else "<no image>"
+        """For messages and logs: an image string with control characters (the API server
+        lets a newline through) is shown escaped, so it cannot forge a line of its own."""
+        image = self.site.image
+        if image is None:
+            return "<no image>"
+        return image if image.isprintable() else repr(image)
 
 
 @dataclass(frozen=True, slots=True)
