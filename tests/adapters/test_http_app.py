@@ -138,7 +138,10 @@ def test_metrics_count_requests_by_endpoint_and_outcome_and_findings_by_reason()
     )
     assert 'idms_guard_findings_total{mode="enforce",reason="tag-not-mirrored"} 1.0' in text
     assert 'idms_guard_findings_total{mode="enforce",reason="short-name"} 1.0' in text
-    assert 'idms_guard_admission_duration_seconds_count{endpoint="validate/enforce"} 1.0' in text
+    duration = (
+        'idms_guard_admission_duration_seconds_count{endpoint="validate/enforce",outcome="denied"}'
+    )
+    assert f"{duration} 1.0" in text
     assert "idms_guard_mirror_index_tables 0.0" in text
     assert "idms_guard_mirror_index_generation 1.0" in text
 
@@ -220,6 +223,6 @@ def test_explain_without_an_image_is_400(client: FlaskClient) -> None:
 def test_an_image_with_a_newline_cannot_forge_a_line_of_the_deny_message(
     client: FlaskClient,
 ) -> None:
-    body = pod_review({"web": "quay.io/a/b:1\n- container \"x\": fine"})
+    body = pod_review({"web": 'quay.io/a/b:1\n- container "x": fine'})
     message = client.post("/validate/enforce", json=body).get_json()["response"]["status"]
     assert message["message"].count("\n- ") == 1

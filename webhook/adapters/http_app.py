@@ -85,7 +85,7 @@ class Metrics:
         self.latency = Histogram(
             "idms_guard_admission_duration_seconds",
             "Time to answer an admission request.",
-            ["endpoint"],
+            ["endpoint", "outcome"],
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
@@ -121,6 +121,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def answered(self, endpoint: str, outcome: Outcome, seconds: float) -> None:
+        self.requests.labels(endpoint, outcome.value).inc()
+        self.latency.labels(endpoint, outcome.value).observe(seconds)
+
 
 def create_app(
     settings: AppSettings,
@@ -155,8 +159,7 @@ def create_app(
             return _error(400, str(error))
         answer = _judge(review, chosen, index_source, settings, _Registry(resolver, pull_secrets))
         _record(metrics, review, chosen, answer)
-        metrics.requests.labels(endpoint, answer.decision.outcome.value).inc()
-        metrics.latency.labels(endpoint).observe(clock() - started)
+        metrics.answered(endpoint, answer.decision.outcome, clock() - started)
         return _json(200, review_response(review.uid, answer.decision))
 
     @app.post("/mutate")
@@ -168,8 +171,7 @@ def create_app(
             metrics.requests.labels("mutate", Outcome.INVALID_REVIEW.value).inc()
             return _error(400, str(error))
         decision, patch = _pin(review, index_source, settings, _Registry(resolver, pull_secrets))
-        metrics.requests.labels("mutate", decision.outcome.value).inc()
-        metrics.latency.labels("mutate").observe(clock() - started)
+        metrics.answered("mutate", decision.outcome, clock() - started)
         return _json(200, review_response(review.uid, decision, patch))
 
     @app.get("/explain")
