@@ -284,3 +284,22 @@ def test_a_reader_that_leaves_early_is_no_traceback() -> None:
     )
     assert result.stdout == "nginx\n"
     assert "Traceback" not in result.stderr
+
+
+def test_serve_without_a_cluster_or_mirror_sets_says_both_ways_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webhook.adapters.tls import (
+        generate_ca,
+        generate_serving_certificate,
+        write_certificate_files,
+    )
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # a machine without a cluster
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    ca = generate_ca()
+    files = write_certificate_files(tmp_path, ca, generate_serving_certificate(ca, ["x"]))
+    code, _, err = run("serve", "--cert", str(files["tls.crt"]), "--key", str(files["tls.key"]))
+    assert code == 2
+    assert "serve needs a cluster to watch or --mirror-sets PATH" in err

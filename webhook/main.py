@@ -218,7 +218,13 @@ def serve(settings: Settings, options: ServerOptions) -> None:
     that dies at boot; then run gunicorn."""
     if settings.mirror_set_paths:
         load_mirror_set_paths(settings.mirror_set_paths)
-    if cluster_client(settings) is None and not settings.mirror_set_paths:
+    try:
+        cluster = cluster_client(settings)
+    except KubeConfigError as error:
+        if settings.kubeconfig:
+            raise
+        raise UsageError(f"serve needs a cluster to watch or --mirror-sets PATH; {error}") from None
+    if cluster is None and not settings.mirror_set_paths:
         raise UsageError("serve needs a cluster to watch, or --mirror-sets PATH")
     registry_client(settings).close()
     WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
