@@ -187,13 +187,14 @@ def test_origins_name_every_object_that_listed_a_mirror_v16() -> None:
     ]
 
 
-def test_source_merged_in_as_a_mirror_is_owed_to_every_object_v20() -> None:
+def test_source_merged_in_among_the_mirrors_is_still_the_source_owed_to_every_object_v20() -> None:
+    """It is tried first, but it is the source: it must not count as a mirror serving it."""
     index = objects_index(
         mirror_object("idms", "idms1", [entry("quay.io/acme", "y.m/acme", "x.m/acme")]),
         mirror_object("idms", "idms2", [entry("quay.io/acme", "x.m/acme", "y.m/acme")]),
     )
     assert attempts(index, f"quay.io/acme/app@{D}") == [
-        (f"quay.io/acme/app@{D}", M, False, (IDMS1, IDMS2)),
+        (f"quay.io/acme/app@{D}", S, False, (IDMS1, IDMS2)),
         (f"x.m/acme/app@{D}", M, False, (IDMS1, IDMS2)),
         (f"y.m/acme/app@{D}", M, False, (IDMS1, IDMS2)),
         (f"quay.io/acme/app@{D}", S, False, ()),

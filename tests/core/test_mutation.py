@@ -130,3 +130,20 @@ def test_requests_left_untouched(body: dict[str, Any], outcome: Outcome) -> None
     plan = plan_for(body)
     assert plan.skipped is outcome
     assert mutation_answer(plan, {}).patch == []
+
+
+def test_an_exempt_image_is_not_pinned_nor_warned_about() -> None:
+    internal = "image-registry.openshift-image-registry.svc:5000/apps/web:latest"
+    assert plan_for(pod_review({"web": internal})).skipped is Outcome.NOTHING_TO_PIN
+
+
+def test_many_unpinned_images_stay_within_the_warning_budget() -> None:
+    images = {f"c{n}": f"registry.example.com/team/app{n}:1" for n in range(200)}
+    plan = plan_for(pod_review(images))
+    failures = {
+        image: Resolution(image, None, (), "tag not found in the mirrors")
+        for image in images.values()
+    }
+    warnings = mutation_answer(plan, failures).decision.warnings
+    assert sum(len(w) for w in warnings) <= 4096
+    assert warnings[-1].endswith("more images not pinned")

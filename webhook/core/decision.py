@@ -78,17 +78,24 @@ def line_for(finding: Finding) -> str:
 
 
 def warnings_for(findings: Sequence[Finding]) -> tuple[str, ...]:
+    texts = [
+        f"{finding.site.describe()}: {abbreviated(finding.image)}: {finding.hint}"
+        for finding in findings
+    ]
+    return within_budget(texts, "images not served by a mirror")
+
+
+def within_budget(texts: Sequence[str], what: str) -> tuple[str, ...]:
+    """Warnings as the API server passes them on: each shortened to 120 characters, and all
+    together within 4096, the last one saying how many did not fit."""
     warnings: list[str] = []
     used = 0
-    for number, finding in enumerate(findings):
-        text = shortened(
-            f"{finding.site.describe()}: {abbreviated(finding.image)}: {finding.hint}",
-            WARNING_LENGTH_MAX,
-        )
-        remaining = len(findings) - number
-        tail = f"… and {remaining} more images not served by a mirror"
-        if used + len(text) + len(tail) > WARNINGS_TOTAL_MAX and remaining > 1:
-            warnings.append(tail)
+    for number, text in enumerate(texts):
+        text = shortened(text, WARNING_LENGTH_MAX)
+        later = len(texts) - number - 1
+        room_for_tail = WARNING_LENGTH_MAX if later else 0
+        if used + len(text) + room_for_tail > WARNINGS_TOTAL_MAX:
+            warnings.append(f"… and {len(texts) - number} more {what}")
             break
         warnings.append(text)
         used += len(text)

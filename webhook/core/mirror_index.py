@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from webhook.core.image_reference import (
+    INPUT_LENGTH_MAX,
     OPENSHIFT_SEARCH_REGISTRIES,
     ImageReference,
     parse_canonical,
@@ -86,10 +87,14 @@ class MirrorIndex:
         self._plans: dict[str, ImagePlan] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
-        self.mirror_hosts = frozenset(
-            mirror.location.split("/", 1)[0] for table in self.tables for mirror in table.mirrors
+        # Where the mirror sets say images are served: the cluster reaches these by design.
+        # A table's own source listed among its mirrors (spec V20, V28) is no mirror.
+        self._mirror_scopes = frozenset(
+            mirror.location
+            for table in self.tables
+            for mirror in table.mirrors
+            if mirror.location != table.location
         )
-        """Registries that serve as mirrors: the cluster can reach them by design."""
 
     @classmethod
     def from_config(
@@ -101,6 +106,15 @@ class MirrorIndex:
 
     def __len__(self) -> int:
         return len(self.tables)
+
+    def on_mirror(self, name: str) -> bool:
+        """Whether repository `name` lies inside a location the mirror sets name as a mirror
+        (an image pushed to the mirror and named there directly)."""
+        if name in self._mirror_scopes:
+            return True
+        return any(
+            name[end] == "/" and name[:end] in self._mirror_scopes for end in range(1, len(name))
+        )
 
     def find_table(self, name: str) -> RegistryTable | None:
         """The single table containers/image uses for repository `name`: the longest prefix
@@ -129,7 +143,10 @@ class MirrorIndex:
             for mirror in wanted:
                 spec = _rewrite(text, table.prefix, mirror.location)
                 blocked = self._blocked(parse_canonical(spec).name)
-                candidates.append(PullCandidate(spec, Role.MIRROR, blocked, mirror.origins))
+                # The source can come out of the merge among the mirrors (spec V20): it is
+                # still the source, and must not count as a mirror serving the image.
+                role = Role.SOURCE if mirror.location == table.location else Role.MIRROR
+                candidates.append(PullCandidate(spec, role, blocked, mirror.origins))
             spec = _rewrite(text, table.prefix, table.location)
             parse_canonical(spec)
         except InvalidReferenceError as error:
@@ -154,7 +171,7 @@ class MirrorIndex:
         text = str(reference)
         if table is None:
             # An image named directly on a mirror registry: that host is named, so it may be asked.
-            return (text,) if reference.domain in self.mirror_hosts else ()
+            return (text,) if self.on_mirror(reference.name) else ()
         ordered = sorted(table.mirrors, key=lambda mirror: mirror.for_digests)
         specs = [_rewrite(text, table.prefix, mirror.location) for mirror in ordered]
         if include_source and not table.blocked:
@@ -177,9 +194,11 @@ class MirrorIndex:
         the hot path); a dict read is atomic, so threads can share it."""
         plan = self._plans.get(image)
         if plan is None:
-            if len(self._plans) >= PLAN_MEMO_MAX:
-                self._plans.clear()
-            plan = self._plans[image] = self._explain(image)
+            plan = self._explain(image)
+            if len(image) <= INPUT_LENGTH_MAX:  # never keep what an attacker made huge
+                if len(self._plans) >= PLAN_MEMO_MAX:
+                    self._plans.clear()
+                self._plans[image] = plan
         return plan
 
     def _explain(self, image: str) -> ImagePlan:

@@ -179,14 +179,16 @@ def _read_entry(read: ReadObject, object_id: ObjectId, path: str, entry: Any) ->
         return
     policy = entry.get("mirrorSourcePolicy") if kind.schema_patterns else None
     if kind.schema_patterns:
+        seen: set[str] = set()
         for mirror_index, mirror in enumerate(mirrors):
             mirror_path = f"{path}.mirrors[{mirror_index}]"
             if not valid_mirror(mirror):
                 problems.append(
                     _problem(object_id, mirror_path, _pattern_message(mirror, "mirror"))
                 )
-            elif mirror in mirrors[:mirror_index]:
+            elif mirror in seen:
                 problems.append(_problem(object_id, mirror_path, f"Duplicate value: {mirror!r}"))
+            seen.add(mirror)
         if policy is not None and policy not in _POLICIES:
             problems.append(
                 _problem(

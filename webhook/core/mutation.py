@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhook.core.admission import AdmissionRequest
-from webhook.core.decision import Decision, Outcome, abbreviated, shortened
+from webhook.core.decision import Decision, Outcome, abbreviated, within_budget
 from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.patch import image_patch
 from webhook.core.pinning import PinPlan, pin_plan, pinned_image
-from webhook.core.policy import PolicySettings, namespace_exempt
+from webhook.core.policy import PolicySettings, image_exempt, namespace_exempt
 from webhook.core.workloads import SUPPORTED_KINDS, changed_sites, image_sites, owned_by_controller
 
 _CONTROLLED_KINDS = {("apps", "ReplicaSet"), ("", "ReplicationController")}
@@ -63,7 +63,8 @@ def plan_mutation(
             return MutationPlan(request, Outcome.UNCHANGED)
     else:
         sites = image_sites(request.group, request.kind, request.object)
-    plans = tuple(p for p in (pin_plan(s, index, include_source) for s in sites) if p)
+    wanted = [site for site in sites if not (site.image and image_exempt(site.image, settings))]
+    plans = tuple(p for p in (pin_plan(s, index, include_source) for s in wanted) if p)
     if not plans:
         return MutationPlan(request, Outcome.NOTHING_TO_PIN)
     return MutationPlan(request, None, plans)
@@ -75,7 +76,7 @@ def mutation_answer(
     if plan.skipped is not None:
         return MutationAnswer(Decision(True, plan.skipped), [])
     replacements: dict[str, tuple[str, str]] = {}
-    warnings: list[str] = []
+    notes: list[str] = []
     for pin in plan.plans:
         resolution = resolutions.get(pin.image)
         if resolution is not None and resolution.digest:
@@ -85,12 +86,10 @@ def mutation_answer(
             )
             continue
         reason = pin.unpinnable or (resolution.reason if resolution else "not looked up")
-        warnings.append(
-            shortened(f"{pin.site.describe()}: {abbreviated(pin.image)}: not pinned: {reason}")
-        )
+        notes.append(f"{pin.site.describe()}: {abbreviated(pin.image)}: not pinned: {reason}")
     if not replacements:
         outcome = Outcome.NOT_PINNED
     else:
-        outcome = Outcome.PARTLY_PINNED if warnings else Outcome.PINNED
-    decision = Decision(True, outcome, warnings=tuple(warnings))
+        outcome = Outcome.PARTLY_PINNED if notes else Outcome.PINNED
+    decision = Decision(True, outcome, warnings=within_budget(notes, "images not pinned"))
     return MutationAnswer(decision, image_patch(plan.request.object, replacements))

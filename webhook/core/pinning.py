@@ -64,4 +64,4 @@ def _digest_pull_is_mirrored(reference: ImageReference, index: MirrorIndex) -> b
     plan = index.candidates(probe)
     if any(candidate.role is Role.MIRROR for candidate in plan.reachable):
         return True
-    return bool(plan.reachable) and reference.domain in index.mirror_hosts
+    return bool(plan.reachable) and index.on_mirror(reference.name)

@@ -17,6 +17,7 @@ from webhook.core.image_reference import ImageReference
 from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
 from webhook.core.workloads import ImageSite
 
+IMAGE_SHOWN_MAX = 600  # a valid reference is at most ~520 characters
 # The OpenShift internal registry is always reachable from nodes.
 INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000/*"
 
@@ -45,11 +46,13 @@ class Finding:
     @property
     def image(self) -> str:
         """For messages and logs: an image string with control characters (the API server
-        lets a newline through) is shown escaped, so it cannot forge a line of its own."""
+        lets a newline through) is shown escaped, so it cannot forge a line of its own, and
+        one longer than any reference is cut."""
         image = self.site.image
         if image is None:
             return "<no image>"
-        return image if image.isprintable() else repr(image)
+        shown = image if image.isprintable() else repr(image)
+        return shown if len(shown) <= IMAGE_SHOWN_MAX else shown[: IMAGE_SHOWN_MAX - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +82,19 @@ def image_finding(
     site: ImageSite, index: MirrorIndex, settings: PolicySettings, digest: str | None = None
 ) -> Finding | None:
     """The finding for one image, or None when the node would pull it through a mirror."""
-    if site.image is None:
-        # Workload templates may leave `image` empty for a controller or a tool to fill in;
-        # a Pod without one never gets past the API server's own validation.
+    if site.image is None or not site.image.strip():
+        # Workload templates may leave `image` empty or " " for a controller to fill in
+        # (OpenShift image-change triggers); a Pod cannot get past the API server so.
         return None
     image = site.image
+    if image_exempt(image, settings):
+        return None
     plan = index.explain(image)
     if plan.parse_error:
         return Finding(
             site, Reason.INVALID_REFERENCE, plan.parse_error, "fix the reference", "invalid image"
         )
-    if _exempt(image, plan.plans[0].reference, settings):
+    if image_exempt(str(plan.plans[0].reference), settings):
         return None
     if plan.short_name:
         qualified = plan.plans[-1].reference  # Kubernetes' own reading: docker.io/...
@@ -113,7 +118,7 @@ def _plan_finding(
     reachable = plan.reachable
     if any(candidate.role is Role.MIRROR for candidate in reachable):
         return None
-    if reachable and plan.reference.domain in index.mirror_hosts:
+    if reachable and index.on_mirror(plan.reference.name):
         return None
     advice = _Advice(plan, index, digest)
     if not reachable:
@@ -175,9 +180,9 @@ class _Advice:
         return Finding(site, Reason.TAG_NOT_MIRRORED, problem, fix, hint, self.digest)
 
 
-def _exempt(image: str, reference: ImageReference, settings: PolicySettings) -> bool:
-    names = (image, str(reference))
-    return any(fnmatch.fnmatchcase(n, p) for p in settings.exempt_images for n in names)
+def image_exempt(image: str, settings: PolicySettings) -> bool:
+    """Exempt by pattern, on the image as written (and, by the caller, its normalized form)."""
+    return any(fnmatch.fnmatchcase(image, pattern) for pattern in settings.exempt_images)
 
 
 def _namespace_of(reference: ImageReference) -> str:

@@ -1,0 +1,50 @@
+"""Policy findings for cases the golden reviews do not show."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.mirror_objects import entry, mirror_object
+from webhook.core.mirror_index import MirrorIndex
+from webhook.core.mirror_sets import load_mirror_sets
+from webhook.core.policy import PolicySettings, Reason, image_finding
+from webhook.core.workloads import ContainerType, ImageSite
+
+D = "sha256:" + "d" * 64
+
+
+def index_of(*objects: dict[str, object]) -> MirrorIndex:
+    return MirrorIndex.from_config(load_mirror_sets(objects))
+
+
+def finding(index: MirrorIndex, image: str, settings: PolicySettings | None = None) -> object:
+    site = ImageSite("/spec/template/spec/containers/0/image", "c", ContainerType.CONTAINER, image)
+    result = image_finding(site, index, settings or PolicySettings())
+    return result.reason if result else None
+
+
+def test_a_source_listed_among_its_own_mirrors_does_not_make_its_registry_trusted() -> None:
+    """IDMS quay.io/acme → [quay.io/acme, mirror.local/acme]: the tag still goes to quay.io."""
+    index = index_of(
+        mirror_object("idms", "a", [entry("quay.io/acme", "quay.io/acme", "mirror.local/acme")])
+    )
+    assert finding(index, "quay.io/acme/app:v1") is Reason.TAG_NOT_MIRRORED
+    assert finding(index, "quay.io/other/tool:1") is Reason.TAG_NOT_MIRRORED
+    assert finding(index, f"quay.io/acme/app@{D}") is None
+
+
+def test_only_the_mirror_locations_are_trusted_not_their_whole_registry() -> None:
+    index = index_of(mirror_object("idms", "a", [entry("quay.io/acme", "quay.io/acme-mirror")]))
+    assert finding(index, "quay.io/acme-mirror/app:v1") is None
+    assert finding(index, "quay.io/elsewhere/app:v1") is Reason.TAG_NOT_MIRRORED
+
+
+@pytest.mark.parametrize("blank", [" ", "  ", "\t"])
+def test_a_blank_template_image_is_left_for_its_trigger_to_fill(blank: str) -> None:
+    """OpenShift image-change triggers put " " in a DeploymentConfig's template."""
+    assert finding(index_of(), blank) is None
+
+
+def test_an_exempt_image_is_exempt_even_when_it_does_not_parse() -> None:
+    settings = PolicySettings(exempt_images=("legacy/*",))
+    assert finding(index_of(), "legacy/Odd_Name:1", settings) is None
