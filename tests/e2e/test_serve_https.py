@@ -223,3 +223,14 @@ def test_the_demo_prints_a_command_that_works(tmp_path: Path) -> None:
         wait_for(
             answered, "the printed curl command to get warnings", process=process, log_path=log
         )
+
+
+def test_clients_that_stall_mid_handshake_do_not_take_the_webhook_down(server: Server) -> None:
+    stalled = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(12)]
+    try:
+        for connection in stalled:
+            connection.sendall(b"\x16")  # the first byte of a TLS record, and then nothing
+        wait_for(lambda: server.get("/healthz") == 200, "an answer despite stalled clients")
+    finally:
+        for connection in stalled:
+            connection.close()

@@ -20,6 +20,7 @@ import datetime
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 CA_CERT_FILE = "ca.crt"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
+CLIENT_STALL_SECONDS = 5.0
 """The key names of a `kubernetes.io/tls` Secret (plus `ca.crt`), so a directory written
 here can be turned into that Secret, or mounted from one, unchanged."""
 
@@ -253,11 +256,22 @@ _ISSUER_KEY_TYPES = (
 FileSignature = tuple[tuple[int, int, int] | None, ...]
 
 
+class _StallBoundedContext(ssl.SSLContext):
+    """gunicorn's threaded worker reads a new connection's handshake and first request on a
+    blocking socket: a client that sends one byte and stops would hold a thread forever,
+    and a handful of them the whole webhook. Each wrapped socket gets a time limit; the
+    API server sends its review at once."""
+
+    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        sock.settimeout(CLIENT_STALL_SECONDS)
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
 def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     # Checked first with cryptography to say in words what is wrong; OpenSSL alone would
     # answer "[SSL] PEM lib" or, for an encrypted key, prompt on the terminal.
     load_certificate_pair(cert_path, key_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _StallBoundedContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= (
         ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
