@@ -303,3 +303,11 @@ def test_serve_without_a_cluster_or_mirror_sets_says_both_ways_out(
     code, _, err = run("serve", "--cert", str(files["tls.crt"]), "--key", str(files["tls.key"]))
     assert code == 2
     assert "serve needs a cluster to watch or --mirror-sets PATH" in err
+
+
+def test_deeply_nested_yaml_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("x: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, out, err = run("explain", "quay.io/a/b:1", "--mirror-sets", str(deep))
+    assert (code, out) == (2, "")
+    assert err == f"idms-guard: error: {deep}: not usable: nested too deeply\n"

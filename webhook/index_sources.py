@@ -149,7 +149,10 @@ class MirrorSetFiles:
 
     def _run(self) -> None:
         while not self._stop.wait(self._poll_seconds):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception:  # the watch must outlive any one bad file
+                log.exception("mirror-set files not reloaded, keeping the previous ones")
 
 
 def _fingerprint(paths: Sequence[str]) -> tuple[tuple[str, float, int], ...]:

@@ -66,6 +66,8 @@ def parse_documents(text: str, path: str) -> Iterator[Document]:
             body = loader.construct_document(node)
             if body is not None:
                 yield Document(path, node.start_mark.line + 1, body, positions=positions)
+    except RecursionError:
+        raise MirrorSetFileError(f"{path}: not usable: nested too deeply") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
