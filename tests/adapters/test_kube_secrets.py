@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.delaying_proxy import DelayingProxy
 from tests.support.fake_kube import FakeKube
 from webhook.adapters.kube_secrets import PullSecretReader
 from webhook.adapters.mirror_watcher import load_api_client
@@ -68,3 +69,21 @@ def test_secrets_are_cached_briefly(reader: tuple[FakeKube, PullSecretReader]) -
     pull_secrets.read("apps", ["mirror"])
     reads = [r for r in fake.requests if r.path.endswith("/secrets/mirror")]
     assert len(reads) == 1
+
+
+def test_a_slow_api_server_costs_no_more_than_the_time_given(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FakeKube() as fake:
+        fake.put(secret("mirror", "kubernetes.io/dockerconfigjson", ".dockerconfigjson", DOCUMENT))
+        port = int(fake.url.rsplit(":", 1)[1])
+        with DelayingProxy(("127.0.0.1", port), delay=5.0) as slow:
+            kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+            kubeconfig.write_text(kubeconfig.read_text().replace(fake.url, f"http://{slow.host}"))
+            client = load_api_client(str(kubeconfig))
+            try:
+                with caplog.at_level(logging.WARNING, logger="idms_guard.pull_secrets"):
+                    assert PullSecretReader(client).read("apps", ["mirror"], timeout=0.3) == []
+            finally:
+                client.close()
+    assert "apps/mirror not used: no answer in 0.3s" in caplog.text

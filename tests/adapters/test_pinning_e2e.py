@@ -246,7 +246,9 @@ def test_a_pods_own_pull_secret_is_used_when_enabled(
                 AppSettings(PolicySettings()),
                 serving(index),
                 resolver,
-                pull_secrets=lambda ns, names: [stored[ns, n] for n in names if (ns, n) in stored],
+                pull_secrets=lambda ns, names, _: [
+                    stored[ns, n] for n in names if (ns, n) in stored
+                ],
             )
             with_secret = pod_review({"app": "quay.io/acme/app:v1"})
             spec = with_secret["request"]["object"]["spec"]

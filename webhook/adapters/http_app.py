@@ -56,8 +56,8 @@ class Resolver(Protocol):
     ) -> list[Resolution]: ...
 
 
-PullSecrets = Callable[[str, Sequence[str]], list[str]]
-"""(namespace, secret names) → their dockerconfigjson documents."""
+PullSecrets = Callable[[str, Sequence[str], float], list[str]]
+"""(namespace, secret names, timeout) → their dockerconfigjson documents."""
 
 
 @dataclass(frozen=True)
@@ -225,10 +225,13 @@ class _Registry:
         if self.resolver is None or not lookups:
             return []
         secrets: list[str] = []
+        started = time.monotonic()
         if self.pull_secrets is not None:
             names = pull_secret_names(review.group, review.kind, review.object)
-            secrets = self.pull_secrets(review.namespace, names) if names else []
-        return self.resolver.resolve(lookups, timeout, pull_secrets=secrets)
+            # Reading the secrets may take at most half the time; the lookups get the rest.
+            secrets = self.pull_secrets(review.namespace, names, timeout / 2) if names else []
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        return self.resolver.resolve(lookups, remaining, pull_secrets=secrets)
 
 
 @dataclass(frozen=True)

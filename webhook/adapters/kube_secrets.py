@@ -1,17 +1,20 @@
 """A pod's image pull secrets, read from the API (kubernetes client), for pinning lookups.
 
 Off unless `pod_pull_secrets` is set: it needs `get` on Secrets, which the chart grants
-only then. Contents are cached briefly (a Deployment's pods share them) and never logged;
-a secret that cannot be read is skipped with one line naming it, never its data.
+only then. Reads run in parallel within the time the admission request can spare, without
+the client's retries, and are cached briefly (a Deployment's pods share them). Contents
+are never logged; a secret that cannot be read is skipped with one line naming it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from cachetools import TTLCache
 from kubernetes.client import ApiClient, CoreV1Api
@@ -23,35 +26,50 @@ _DATA_KEYS = {
     "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
     "kubernetes.io/dockercfg": ".dockercfg",
 }
+NAMES_MAX = 8
+"""A pod naming more pull secrets than this gets only the first ones read."""
 
 
 class PullSecretReader:
-    def __init__(self, api_client: ApiClient, ttl: float = 60.0, timeout: float = 1.0) -> None:
-        self._api = CoreV1Api(api_client)
-        self._timeout = timeout
+    def __init__(self, api_client: ApiClient, ttl: float = 60.0) -> None:
+        configuration = copy.copy(api_client.configuration)
+        configuration.retries = False  # the request's deadline is the only retry budget
+        self._api = CoreV1Api(ApiClient(configuration))
         self._cache: TTLCache[tuple[str, str], str | None] = TTLCache(1024, ttl)
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=NAMES_MAX, thread_name_prefix="secrets")
 
-    def read(self, namespace: str, names: Sequence[str]) -> list[str]:
-        """The dockerconfigjson documents of the named secrets that exist and are readable."""
-        documents = []
-        for name in names:
-            key = (namespace, name)
-            with self._lock:
-                cached = self._cache.get(key, ...)
-            if cached is ...:
-                cached = self._fetch(namespace, name)
+    def read(self, namespace: str, names: Sequence[str], timeout: float = 1.0) -> list[str]:
+        """The dockerconfigjson documents of the named secrets that exist, are readable and
+        arrive within `timeout` seconds; the rest are left out."""
+        wanted = list(names)[:NAMES_MAX]
+        found: dict[str, str | None] = {}
+        missing = []
+        with self._lock:
+            for name in wanted:
+                cached = self._cache.get((namespace, name), ...)
+                if cached is ...:
+                    missing.append(name)
+                else:
+                    found[name] = cached
+        futures = {
+            name: self._pool.submit(self._fetch, namespace, name, timeout) for name in missing
+        }
+        done, _ = wait(futures.values(), timeout=timeout)
+        for name, future in futures.items():
+            if future in done:
+                found[name] = future.result()
                 with self._lock:
-                    self._cache[key] = cached
-            if cached:
-                documents.append(cached)
-        return documents
+                    self._cache[(namespace, name)] = found[name]
+            else:
+                log.warning(
+                    "pull secret %s/%s not used: no answer in %.1fs", namespace, name, timeout
+                )
+        return [document for name in wanted if (document := found.get(name))]
 
-    def _fetch(self, namespace: str, name: str) -> str | None:
+    def _fetch(self, namespace: str, name: str, timeout: float) -> str | None:
         try:
-            secret = self._api.read_namespaced_secret(
-                name, namespace, _request_timeout=self._timeout
-            )
+            secret = self._api.read_namespaced_secret(name, namespace, _request_timeout=timeout)
         except ApiException as error:
             log.warning("pull secret %s/%s not used: HTTP %s", namespace, name, error.status)
             return None
