@@ -134,7 +134,11 @@ def build_app(settings: Settings) -> Flask:
     holder = IndexHolder()
     cluster = cluster_client(settings)
     scoped = (lambda secrets: secret_scoped_lookup(settings, secrets)) if cluster else None
-    resolver = TagResolver(registry_client(settings).manifest_digest, scoped_lookup=scoped)
+    resolver = TagResolver(
+        registry_client(settings).manifest_digest,
+        scoped_lookup=scoped,
+        lookup_timeout=settings.registry_timeout_seconds,
+    )
     holder.on_swap(lambda _state: resolver.flush())
     sources = MirrorSetSources(holder, cluster=cluster is not None)
     if settings.mirror_set_paths:

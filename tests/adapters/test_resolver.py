@@ -200,3 +200,37 @@ def test_pull_secrets_are_ignored_without_a_scoped_lookup(
 ) -> None:
     (result,) = resolver.resolve([("app:1", ["m2/app:1"])], 5, pull_secrets=["{}"])
     assert result.digest == DIGEST
+
+
+def test_a_lookup_queued_past_every_callers_deadline_is_not_made(registry: Registry) -> None:
+    """A slow mirror must not clog the pool: queued work nobody waits for is dropped."""
+    registry.gate.clear()
+    registry.answers = {f"m/app{n}:1": LookupOutcome.FOUND for n in range(3)}
+    resolver = TagResolver(registry, workers=1)  # two lookup threads
+    try:
+        results = resolver.resolve([(f"app{n}", [f"m/app{n}:1"]) for n in range(3)], 0.2)
+        assert [r.reason for r in results] == ["registry lookup timed out"] * 3
+        registry.gate.set()
+        for _ in range(100):
+            if len(registry.calls) == 2 and not resolver._in_flight:
+                break
+            threading.Event().wait(0.05)
+        assert sorted(registry.calls) == ["m/app0:1", "m/app1:1"]
+    finally:
+        registry.gate.set()
+        resolver.close()
+
+
+def test_lookups_use_the_registry_timeout_not_the_callers_leftover(clock: Clock) -> None:
+    seen: list[float] = []
+
+    def lookup(spec: str, timeout: float) -> Lookup:
+        seen.append(timeout)
+        return Lookup(spec, LookupOutcome.FOUND, DIGEST)
+
+    resolver = TagResolver(lookup, clock=clock, lookup_timeout=1.5)
+    try:
+        resolver.resolve([("app:1", ["m/app:1"])], 0.4)
+    finally:
+        resolver.close()
+    assert seen == [1.5]

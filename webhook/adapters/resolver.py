@@ -38,8 +38,11 @@ class TagResolver:
         workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
         scoped_lookup: ScopedLookup | None = None,
+        lookup_timeout: float = 1.5,
     ) -> None:
         self._lookup = lookup
+        self._lookup_timeout = lookup_timeout
+        self._wanted_until: dict[Key, float] = {}
         self._scoped_lookup = scoped_lookup
         self._scopes: dict[str, LookupFunction] = {}
         self._clock = clock
@@ -47,7 +50,7 @@ class TagResolver:
         self._failed: TTLCache[Key, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
         self._in_flight: dict[Key, Future[Lookup]] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="resolver")
+        self._pool = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="resolver")
         # Walkers mostly wait on lookups; more of them keeps concurrent requests from queueing.
         self._walkers = ThreadPoolExecutor(max_workers=4 * workers, thread_name_prefix="pin")
         self.lookups_made = 0
@@ -105,7 +108,7 @@ class TagResolver:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return Resolution(image, None, tuple(attempts), "registry lookup timed out")
-            future = self._single_flight((scope, spec), remaining)
+            future = self._single_flight((scope, spec), deadline)
             done, _ = wait([future], timeout=remaining)
             if not done:
                 return Resolution(image, None, tuple(attempts), "registry lookup timed out")
@@ -115,25 +118,35 @@ class TagResolver:
                 return Resolution(image, lookup.digest, tuple(attempts))
         return Resolution(image, None, tuple(attempts), _why(attempts))
 
-    def _single_flight(self, key: Key, timeout: float) -> Future[Lookup]:
+    def _single_flight(self, key: Key, deadline: float) -> Future[Lookup]:
         with self._lock:
             cached = self._found.get(key) or self._failed.get(key)
             if cached is not None:
                 done: Future[Lookup] = Future()
                 done.set_result(cached)
                 return done
+            self._wanted_until[key] = max(deadline, self._wanted_until.get(key, deadline))
             running = self._in_flight.get(key)
             if running is not None:
                 return running
             lookup = self._scopes.get(key[0], self._lookup) if key[0] else self._lookup
-            future = self._pool.submit(self._fetch, key, lookup, timeout)
+            future = self._pool.submit(self._fetch, key, lookup)
             self._in_flight[key] = future
             return future
 
-    def _fetch(self, key: Key, lookup_function: LookupFunction, timeout: float) -> Lookup:
+    def _fetch(self, key: Key, lookup_function: LookupFunction) -> Lookup:
+        """Runs the registry's own timeout, not a caller's leftover budget, so what is cached
+        is the registry's answer; a lookup that waited in the queue past every caller's
+        deadline is not made at all (a slow mirror must not clog the pool for others)."""
         spec = key[1]
+        with self._lock:
+            wanted_until = self._wanted_until.pop(key, 0.0)
+        if self._clock() > wanted_until:
+            with self._lock:
+                self._in_flight.pop(key, None)
+            return Lookup(spec, LookupOutcome.TIMEOUT, detail="not asked: no one waits any more")
         try:
-            lookup = lookup_function(spec, timeout)
+            lookup = lookup_function(spec, self._lookup_timeout)
         except Exception as error:  # a client bug must not leave waiters hanging
             lookup = Lookup(spec, LookupOutcome.BAD_ANSWER, detail=type(error).__name__)
         with self._lock:
