@@ -623,6 +623,9 @@ def test_lookups_go_through_the_https_proxy_of_a_restricted_network(
         pytest.param("localhost", "", True, id="localhost-never-proxied"),
         pytest.param("anything", "*", True, id="star"),
         pytest.param("mirror.corp", "mirror.corp:5000", True, id="port-ignored"),
+        pytest.param("fd02::10", "fd02::/48", True, id="ipv6-cidr"),
+        pytest.param("fd00::5", "[fd00::5]:5000", True, id="ipv6-address-with-port"),
+        pytest.param("fd00::6", "fd00::5", False, id="another-ipv6-address"),
     ],
 )
 def test_no_proxy_is_read_as_go_reads_it(host: str, no_proxy: str, bypassed: bool) -> None:
@@ -645,3 +648,20 @@ def test_the_registry_proxy_variables_win_over_the_general_ones() -> None:
     )
     assert proxy is not None
     assert (proxy.url, proxy.no_proxy) == ("http://registry-only:3128", (".corp",))
+
+
+def test_an_authenticated_proxy_gets_its_credentials_and_no_repr_shows_them(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    digest = push_image(htpasswd_registry, "acme/proxied", "v2", layer_bytes=b"proxied v2")
+    host = f"{PROXIED_REGISTRY_NAME}:{htpasswd_registry.port}"
+    user, password = next(iter(htpasswd_registry.users.items()))
+    with ConnectProxy(credentials="proxy-user:proxy-s3cret") as proxy:
+        environ = {"HTTPS_PROXY": f"http://proxy-user:proxy-s3cret@{proxy.host}"}
+        with RegistryClient(
+            _config({host: (user, password)}), registry_tls.ca_file, environ=environ
+        ) as client:
+            lookup = client.manifest_digest(f"{host}/acme/proxied:v2")
+            shown = repr(client) + repr(client._proxy) + lookup.detail
+    assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, digest)
+    assert "proxy-s3cret" not in shown

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from types import TracebackType
@@ -11,8 +12,10 @@ from tests.support.delaying_proxy import DelayingProxy
 
 
 class ConnectProxy(DelayingProxy):
-    def __init__(self) -> None:
+    def __init__(self, credentials: str = "") -> None:
+        """`credentials` ("user:password"): answer 407 to a CONNECT without them."""
         super().__init__(("127.0.0.1", 0), delay=0.0)
+        self.credentials = credentials
         self.tunnels: list[str] = []
         self._tunnels_lock = threading.Lock()
 
@@ -40,10 +43,16 @@ class ConnectProxy(DelayingProxy):
                     request += chunk
             except OSError:
                 return
-            method, target, *_ = request.split(b"\r\n", 1)[0].decode().split(" ")
+            head = request.split(b"\r\n\r\n", 1)[0].decode()
+            method, target, *_ = head.split("\r\n", 1)[0].split(" ")
             if method != "CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
                 return
+            if self.credentials:
+                token = base64.b64encode(self.credentials.encode()).decode()
+                if f"proxy-authorization: basic {token}".lower() not in head.lower():
+                    client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                    return
             with self._tunnels_lock:
                 self.tunnels.append(target)
             port = int(target.rsplit(":", 1)[1])

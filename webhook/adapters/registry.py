@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -165,7 +165,9 @@ class RegistryClient:
         self._pool = urllib3.PoolManager(**pools)
         self._proxy = _proxy_settings(os.environ if environ is None else environ)
         self._proxied = (
-            urllib3.ProxyManager(self._proxy.url, **pools) if self._proxy is not None else None
+            urllib3.ProxyManager(self._proxy.url, proxy_headers=dict(self._proxy.headers), **pools)
+            if self._proxy is not None
+            else None
         )
 
     def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
@@ -398,6 +400,11 @@ class _Proxy:
 
     url: str
     no_proxy: tuple[str, ...]
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Proxy-Authorization from the URL's user info, which urllib3 does not send itself."""
+
+    def __repr__(self) -> str:
+        return f"_Proxy(url={self.url!r}, no_proxy={self.no_proxy!r})"
 
     def bypasses(self, host: str) -> bool:
         host = host.lower().strip("[]")
@@ -427,8 +434,23 @@ def _proxy_settings(environ: Mapping[str, str]) -> _Proxy | None:
         return None
     if "://" not in url:
         url = f"http://{url}"
-    entries = tuple(e.strip().lower().split(":")[0] for e in raw.split(",") if e.strip())
-    return _Proxy(url, entries)
+    parts = urlsplit(url)
+    headers = {}
+    if parts.username is not None:
+        user_info = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers = urllib3.make_headers(proxy_basic_auth=user_info)
+        url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    entries = tuple(_without_port(e.strip().lower()) for e in raw.split(",") if e.strip())
+    return _Proxy(url, entries, headers)
+
+
+def _without_port(entry: str) -> str:
+    """`host:5000` → `host`, `[fd00::5]:5000` → `fd00::5`; an IPv6 address or CIDR stays."""
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    if entry.count(":") == 1:
+        return entry.partition(":")[0]
+    return entry
 
 
 def _is_loopback(host: str) -> bool:
