@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -27,11 +30,14 @@ from webhook.adapters.tls import (
     write_certificate_files,
 )
 from webhook.config import Settings
+from webhook.core.lookups import Lookup
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
 from webhook.errors import KubeConfigError, MirrorSetFileError, RegistryConfigError, UsageError
 from webhook.gunicorn_config import ServerOptions, WebhookServer, gunicorn_options
 from webhook.index_sources import IndexHolder, MirrorSetFiles, MirrorSetSources
+
+log = logging.getLogger("idms_guard.registry")
 
 EXAMPLE_MIRROR_SETS = "mirror-sets.yaml"
 SAMPLE_REVIEW = "sample-review.json"
@@ -135,7 +141,7 @@ def build_app(settings: Settings) -> Flask:
     cluster = cluster_client(settings)
     scoped = (lambda secrets: secret_scoped_lookup(settings, secrets)) if cluster else None
     resolver = TagResolver(
-        registry_client(settings).manifest_digest,
+        ReloadingRegistryClient(settings).manifest_digest,
         scoped_lookup=scoped,
         lookup_timeout=settings.registry_timeout_seconds,
     )
@@ -215,6 +221,56 @@ def registry_client(settings: Settings) -> RegistryClient:
     )
     ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
     return RegistryClient(credentials, ca_bundle, timeout=settings.registry_timeout_seconds)
+
+
+class ReloadingRegistryClient:
+    """The client for `--registry-auth` and `--registry-ca`, rebuilt when either file
+    changes: OpenShift's global pull secret is edited in place to add mirror credentials,
+    and a mounted Secret follows within a minute. A broken new version keeps the old client
+    (one warning), as for certificates."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        check_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._signature = self._files_signature()
+        self._client = registry_client(settings)
+        self._checked_at = clock()
+
+    def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
+        return self._current().manifest_digest(pull_spec, timeout)
+
+    def _current(self) -> RegistryClient:
+        with self._lock:
+            if self._clock() - self._checked_at >= self._interval:
+                self._checked_at = self._clock()
+                signature = self._files_signature()
+                if signature != self._signature:
+                    self._signature = signature
+                    try:
+                        self._client = registry_client(self._settings)
+                        log.info("registry credentials or CA reloaded")
+                    except RegistryConfigError as error:
+                        log.warning("registry files not reloaded, keeping the previous: %s", error)
+            return self._client
+
+    def _files_signature(self) -> tuple[tuple[int, int, int] | None, ...]:
+        paths = (self._settings.registry_auth, self._settings.registry_ca)
+        return tuple(_stat(path) if path else None for path in paths)
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size, status.st_ino
 
 
 def serve(settings: Settings, options: ServerOptions) -> None:

@@ -10,6 +10,7 @@ import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import jsonpatch
@@ -25,11 +26,12 @@ from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.registry import DockerConfig, RegistryClient
 from webhook.adapters.resolver import TagResolver
 from webhook.config import Settings
+from webhook.core.lookups import LookupOutcome
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.patch import ORIGINAL_IMAGES_ANNOTATION
 from webhook.core.policy import PolicySettings
-from webhook.main import secret_scoped_lookup
+from webhook.main import ReloadingRegistryClient, secret_scoped_lookup
 
 
 def auth_file(registry: RegistryServer) -> DockerConfig:
@@ -262,3 +264,30 @@ def test_a_pods_own_pull_secret_is_used_when_enabled(
     assert pinned["spec"]["containers"][0]["image"] == f"quay.io/acme/app@{pushed['app']}"
     assert unpinned["spec"]["containers"][0]["image"] == "quay.io/acme/app:v1"
     assert "not pinned: unauthorized at" in response["warnings"][0]
+
+
+def test_rotated_registry_credentials_are_picked_up_without_a_restart(
+    tmp_path: Path,
+    htpasswd_registry: RegistryServer,
+    registry_tls: RegistryTls,
+    pushed: dict[str, str],
+) -> None:
+    user, password = next(iter(htpasswd_registry.users.items()))
+    auth = tmp_path / "auth.json"
+
+    def write(secret: str) -> None:
+        document = {"auths": {htpasswd_registry.host: {"username": user, "password": secret}}}
+        auth.write_text(json.dumps(document))
+
+    write("wrong")
+    clock = [0.0]
+    settings = Settings(registry_auth=str(auth), registry_ca=str(registry_tls.ca_file))
+    client = ReloadingRegistryClient(settings, check_interval=10, clock=lambda: clock[0])
+    spec = f"{htpasswd_registry.host}/mirror/acme/app:v1"
+    assert client.manifest_digest(spec).outcome is LookupOutcome.UNAUTHORIZED
+    write(password)
+    clock[0] += 11
+    assert client.manifest_digest(spec).digest == pushed["app"]
+    auth.write_text("{not json")
+    clock[0] += 11
+    assert client.manifest_digest(spec).digest == pushed["app"]  # the broken file is not used
