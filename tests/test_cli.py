@@ -311,3 +311,16 @@ def test_deeply_nested_yaml_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     code, out, err = run("explain", "quay.io/a/b:1", "--mirror-sets", str(deep))
     assert (code, out) == (2, "")
     assert err == f"idms-guard: error: {deep}: not usable: nested too deeply\n"
+
+
+def test_explain_ends_with_what_the_webhook_would_say(acme_sets: Path) -> None:
+    _, out, _ = run(
+        "explain",
+        "quay.io/acme/app:v1",
+        "docker.io/library/nginx:1",
+        "--mirror-sets",
+        str(acme_sets),
+    )
+    verdicts = [line.strip() for line in out.splitlines() if line.strip()[:1] in "✓✗"]
+    assert verdicts[0].startswith("✓ the webhook lets it through")
+    assert verdicts[1].startswith("✗ tag-not-mirrored: pulled by tag")

@@ -36,7 +36,12 @@ from webhook.cli_common import (
     registry_client_from_args,
 )
 from webhook.config import Settings
-from webhook.core.explanation import explanation_json, explanation_lines
+from webhook.core.explanation import (
+    explanation_json,
+    explanation_lines,
+    finding_for_image,
+    policy_line,
+)
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.probe_report import first_problem, probe_json, probe_lines
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
@@ -85,6 +90,7 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if not images:
         raise UsageError("explain needs at least one IMAGE (or --example)")
     index = MirrorIndex.from_config(config)
+    policy = Settings.from_env(os.environ).policy
     if args.probe:
         return _explain_probed(args, index, images, stdout, stderr)
     status, separator = EXIT_OK, ""
@@ -96,7 +102,9 @@ def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         elif args.json:
             print(json.dumps(explanation_json(plan)), file=stdout)
         else:
-            print(separator + "\n".join(explanation_lines(plan, index)), file=stdout)
+            finding = finding_for_image(image, index, policy)
+            lines = [*explanation_lines(plan, index), f"  {policy_line(finding)}"]
+            print(separator + "\n".join(lines), file=stdout)
             separator = "\n"
     return status
 
@@ -119,12 +127,15 @@ def _explain_probed(
                 for candidate in pull.candidates
                 if not candidate.blocked
             }
-            if first_problem(plan, probes):
-                problems.append(f"{image}: {first_problem(plan, probes)}")
+            finding = finding_for_image(image, index, Settings.from_env(os.environ).policy)
+            advice = f"{finding.problem}; {finding.fix}" if finding else ""
+            if first_problem(plan, probes, advice):
+                problems.append(f"{image}: {first_problem(plan, probes, advice)}")
             if args.json:
-                print(json.dumps(probe_json(plan, probes)), file=stdout)
+                print(json.dumps(probe_json(plan, probes, advice)), file=stdout)
             else:
-                print(("\n" if number else "") + "\n".join(probe_lines(plan, probes)), file=stdout)
+                text = "\n".join(probe_lines(plan, probes, advice))
+                print(("\n" if number else "") + text, file=stdout)
     if not args.json:
         pulled = len(images) - len(problems)
         summary = f"summary: {pulled} of {len(images)} images can be pulled"

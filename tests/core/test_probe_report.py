@@ -42,3 +42,10 @@ def test_blocked_candidates_are_shown_as_never_contacted() -> None:
     lines = probe_lines(PLAN, {M1: answer(M1, LookupOutcome.FOUND)})
     assert lines[3].endswith("blocked (never contacted)")
     assert lines[-1] == f"  the node pulls from {M1}"
+
+
+def test_when_no_mirror_is_even_tried_the_policy_advice_comes_first() -> None:
+    """A tag whose source has only digest mirrors: contacting the source is not the fix."""
+    plan = INDEX.explain("quay.io/a/x:1")
+    advice = "pulled by tag, and no ImageTagMirrorSet serves quay.io/a/x; pin it"
+    assert first_problem(plan, {}, advice) == advice

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from webhook.core.mirror_index import ImagePlan, MirrorIndex, PullCandidate, PullPlan, Role
+from webhook.core.policy import Finding, PolicySettings, image_finding
+from webhook.core.workloads import ContainerType, ImageSite
 
 
 def explanation_json(plan: ImagePlan) -> dict[str, Any]:
@@ -46,6 +48,19 @@ def explanation_lines(plan: ImagePlan, index: MirrorIndex) -> list[str]:
     for pull in plan.plans:
         lines.extend(_pull_lines(pull, index, indent="    " if plan.short_name else "  "))
     return lines
+
+
+def policy_line(finding: Finding | None) -> str:
+    """What the webhook would say about the image, the line people look for."""
+    if finding is None:
+        return "✓ the webhook lets it through: a mirror serves this pull"
+    return f"✗ {finding.reason.value}: {finding.problem}; {finding.fix}"
+
+
+def finding_for_image(image: str, index: MirrorIndex, settings: PolicySettings) -> Finding | None:
+    """The webhook's judgement of one image as written in any container."""
+    site = ImageSite("", "", ContainerType.CONTAINER, image)
+    return image_finding(site, index, settings)
 
 
 def verdict(pull: PullPlan, index: MirrorIndex) -> str:

@@ -101,7 +101,7 @@ def image_finding(
         return Finding(
             site,
             Reason.SHORT_NAME,
-            "short name: which registry serves it depends on the node's search list and aliases",
+            "no registry named: which one serves it depends on the node's search list and aliases",
             f"write the registry, e.g. {qualified}",
             "short name; write the registry",
         )
@@ -138,7 +138,11 @@ class _Advice:
         table = index.find_table(plan.reference.name)
         self.digest_mirrors = table is not None and any(m.for_digests for m in table.mirrors)
         name = plan.reference.name
-        self.pin = f"use {name}@{digest}" if digest else f"pin it: {name}@sha256:<digest>"
+        self.pin = (
+            f"use {name}@{digest}"
+            if digest
+            else f"pin it: {name}@sha256:<digest> (`idms-guard check --pin` looks it up)"
+        )
         self.blocked_mirrors = [c.pull_spec for c in plan.mirrors if c.blocked]
 
     def blocked(self, site: ImageSite) -> Finding:

@@ -12,7 +12,7 @@ from typing import Any
 
 from webhook.core.explanation import explanation_json
 from webhook.core.lookups import Lookup, LookupOutcome
-from webhook.core.mirror_index import ImagePlan, PullCandidate
+from webhook.core.mirror_index import ImagePlan, PullCandidate, Role
 
 _ADVICE = {
     LookupOutcome.NOT_FOUND: "is not there: mirror it (oc-mirror) or fix the mirror path",
@@ -31,12 +31,18 @@ def pulls_from(plan: ImagePlan, probes: Mapping[str, Lookup]) -> PullCandidate |
     return None
 
 
-def first_problem(plan: ImagePlan, probes: Mapping[str, Lookup]) -> str:
-    """The sentence to act on; empty when the node finds the image."""
+def first_problem(plan: ImagePlan, probes: Mapping[str, Lookup], policy_advice: str = "") -> str:
+    """The sentence to act on; empty when the node finds the image. When no mirror is even
+    tried (a tag with digest-only mirrors, say), the policy's advice is the problem to fix,
+    not the unreachable source."""
     if plan.parse_error:
         return plan.parse_error
     if pulls_from(plan, probes) is not None:
         return ""
+    if policy_advice and not any(
+        c.role is Role.MIRROR and not c.blocked for c in _candidates(plan)
+    ):
+        return policy_advice
     for candidate in _candidates(plan):
         probe = probes.get(candidate.pull_spec)
         if candidate.blocked or probe is None:
@@ -49,7 +55,9 @@ def first_problem(plan: ImagePlan, probes: Mapping[str, Lookup]) -> str:
     return "every candidate is blocked: add a mirror that is not in a blocked scope"
 
 
-def probe_lines(plan: ImagePlan, probes: Mapping[str, Lookup]) -> list[str]:
+def probe_lines(
+    plan: ImagePlan, probes: Mapping[str, Lookup], policy_advice: str = ""
+) -> list[str]:
     lines = [plan.image]
     chosen = pulls_from(plan, probes)
     for number, candidate in enumerate(_candidates(plan), start=1):
@@ -58,11 +66,13 @@ def probe_lines(plan: ImagePlan, probes: Mapping[str, Lookup]) -> list[str]:
     if chosen is not None:
         lines.append(f"  the node pulls from {chosen.pull_spec}")
     else:
-        lines.append(f"  the pull fails; fix first: {first_problem(plan, probes)}")
+        lines.append(f"  the pull fails; fix first: {first_problem(plan, probes, policy_advice)}")
     return lines
 
 
-def probe_json(plan: ImagePlan, probes: Mapping[str, Lookup]) -> dict[str, Any]:
+def probe_json(
+    plan: ImagePlan, probes: Mapping[str, Lookup], policy_advice: str = ""
+) -> dict[str, Any]:
     answer = explanation_json(plan)
     for candidate, entry in zip(_candidates(plan), answer["candidates"], strict=True):
         probe = probes.get(candidate.pull_spec)
@@ -73,7 +83,7 @@ def probe_json(plan: ImagePlan, probes: Mapping[str, Lookup]) -> dict[str, Any]:
         )
     chosen = pulls_from(plan, probes)
     answer["pulls_from"] = chosen.pull_spec if chosen else None
-    answer["first_problem"] = first_problem(plan, probes) or None
+    answer["first_problem"] = first_problem(plan, probes, policy_advice) or None
     return answer
 
 
