@@ -321,6 +321,6 @@ def test_explain_ends_with_what_the_webhook_would_say(acme_sets: Path) -> None:
         "--mirror-sets",
         str(acme_sets),
     )
-    verdicts = [line.strip() for line in out.splitlines() if line.strip()[:1] in "✓✗"]
+    verdicts = [line.strip() for line in out.splitlines() if line.strip().startswith(("✓", "✗"))]
     assert verdicts[0].startswith("✓ the webhook lets it through")
     assert verdicts[1].startswith("✗ tag-not-mirrored: pulled by tag")
