@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import TextIO
 
 from webhook.adapters.registry import RegistryClient
 from webhook.config import Settings
+from webhook.core.image_reference import parse
 from webhook.core.mirror_sets import MirrorSetConfig
-from webhook.errors import UsageError
+from webhook.errors import InvalidReferenceError, UsageError
 from webhook.main import load_example_mirror_sets, load_mirror_set_paths, registry_client
 
 EXIT_OK = 0
@@ -60,11 +62,32 @@ def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSet
     if args.example:
         config = load_example_mirror_sets()
     elif args.mirror_sets:
+        _refuse_images_taken_as_paths(args.mirror_sets)
         config = load_mirror_set_paths(args.mirror_sets, note=lambda text: warn(stderr, text))
+        if not config.objects and not config.problems:
+            warn(stderr, f"no mirror set in {' '.join(args.mirror_sets)}: nothing is mirrored")
     else:
         raise UsageError("--mirror-sets PATH is required (or --example for the built-in set)")
     warn_about(config, stderr)
     return config
+
+
+def _refuse_images_taken_as_paths(paths: list[str]) -> None:
+    """`--mirror-sets DIR IMAGE` makes IMAGE a path too (the option takes several): say so."""
+    for path in paths:
+        if path != "-" and not os.path.exists(path) and _looks_like_image(path):
+            raise UsageError(
+                f"{path}: no such file or directory; if it is an image, put the images "
+                "before --mirror-sets, which takes every word after it"
+            )
+
+
+def _looks_like_image(text: str) -> bool:
+    try:
+        parse(text)
+    except InvalidReferenceError:
+        return False
+    return not text.endswith((".yaml", ".yml", ".json"))
 
 
 def warn_about(config: MirrorSetConfig, stderr: TextIO) -> None:

@@ -387,7 +387,7 @@ ACCEPTED = [
 @pytest.mark.parametrize(("document", "rules"), ACCEPTED)
 def test_accepted_objects(document: dict[str, Any], rules: list[Any]) -> None:
     config = load_mirror_sets([document])
-    assert config.problems == ()
+    assert [p for p in config.problems if p.scope is not ProblemScope.FIELD_DROPPED] == []
     assert config.mco_rejection is None
     assert len(config.objects) == 1
     assert rules_of(config) == rules
@@ -712,3 +712,31 @@ def test_scope_patterns(text: str, source_ok: bool, mirror_ok: bool) -> None:
 def test_property_patterns_match_the_crd_regexes(text: str) -> None:
     assert valid_source(text) is (CRD_SOURCE.search(text) is not None)
     assert valid_mirror(text) is (CRD_MIRROR.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        pytest.param(
+            mirror_object("icsp", "x", [{"source": "quay.io/x", "mirrors": ["m"],
+                                          "mirrorSourcePolicy": "NeverContactSource"}]),
+            "spec.repositoryDigestMirrors[0].mirrorSourcePolicy",
+            id="icsp-has-no-mirror-source-policy",
+        ),
+        pytest.param(
+            {"apiVersion": "config.openshift.io/v1", "kind": "ImageDigestMirrorSet",
+             "metadata": {"name": "x"},
+             "spec": {"repositoryDigestMirrors": [{"source": "quay.io/x", "mirrors": ["m"]}]}},
+            "spec.repositoryDigestMirrors",
+            id="icsp-field-name-in-an-idms",
+        ),
+    ],
+)  # fmt: skip
+def test_fields_the_api_server_would_drop_are_named_and_the_object_kept(
+    document: dict[str, Any], field: str
+) -> None:
+    config = load_mirror_sets([document])
+    (problem,) = config.problems
+    assert (problem.field, problem.scope) == (field, ProblemScope.FIELD_DROPPED)
+    assert "dropped by the API server" in problem.message
+    assert config.excluded_objects == frozenset()

@@ -65,6 +65,7 @@ class ProblemScope(Enum):
 
     OBJECT_REFUSED = "object-refused"  # the API server would not store it; ignored
     CONFIG_REJECTED = "config-rejected"  # the MCO renders nothing; nodes keep the old config
+    FIELD_DROPPED = "field-dropped"  # an unknown field the API server prunes; object kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,9 @@ def read_object(document: Any, position: int) -> ReadObject:
     if not isinstance(spec, Mapping):
         read.problems.append(_problem(object_id, "spec", "Required value: must be an object"))
         return read
+    for key in spec:
+        if key != kind.field:
+            read.problems.append(_dropped(object_id, f"spec.{key}", kind))
     entries = spec.get(kind.field)
     if entries is None:
         return read
@@ -155,7 +159,7 @@ def read_object(document: Any, position: int) -> ReadObject:
         return read
     for index, entry in enumerate(entries):
         _read_entry(read, object_id, f"spec.{kind.field}[{index}]", entry)
-    if read.problems:
+    if any(problem.scope is ProblemScope.OBJECT_REFUSED for problem in read.problems):
         read.rules.clear()
     return read
 
@@ -166,6 +170,14 @@ def _read_entry(read: ReadObject, object_id: ObjectId, path: str, entry: Any) ->
     if not isinstance(entry, Mapping):
         problems.append(_problem(object_id, path, "must be an object"))
         return
+    known = (
+        ("source", "mirrors", "mirrorSourcePolicy")
+        if kind.schema_patterns
+        else ("source", "mirrors")
+    )
+    for key in entry:
+        if key not in known:
+            problems.append(_dropped(object_id, f"{path}.{key}", kind))
     source = entry.get("source")
     if not isinstance(source, str):
         problems.append(_problem(object_id, f"{path}.source", "Required value: a string"))
@@ -214,6 +226,16 @@ def _pattern_message(value: str, what: str) -> str:
     else:
         shape = "host[:port][/namespace[/repo]]"
     return f"Invalid value: {shown!r}: not a valid {what}, expected {shape} (lower-case path)"
+
+
+def _dropped(object_id: ObjectId, path: str, kind: MirrorSetKind) -> ConfigProblem:
+    """A field the CRD does not have: the API server drops it silently, so say so here."""
+    fields = "source, mirrors, mirrorSourcePolicy" if kind.schema_patterns else "source, mirrors"
+    message = (
+        f"unknown field, dropped by the API server ({kind.kind} has spec.{kind.field}"
+        f" entries with {fields})"
+    )
+    return ConfigProblem(str(object_id), path, message, ProblemScope.FIELD_DROPPED)
 
 
 def _problem(object_id: ObjectId, path: str, message: str) -> ConfigProblem:

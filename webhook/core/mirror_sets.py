@@ -46,7 +46,8 @@ class MirrorSetConfig:
 
     @property
     def excluded_objects(self) -> frozenset[str]:
-        return frozenset(problem.object for problem in self.problems)
+        kept_anyway = ProblemScope.FIELD_DROPPED
+        return frozenset(p.object for p in self.problems if p.scope is not kept_anyway)
 
 
 def flatten_lists(documents: Iterable[Any]) -> list[Any]:
