@@ -324,3 +324,21 @@ def test_explain_ends_with_what_the_webhook_would_say(acme_sets: Path) -> None:
     verdicts = [line.strip() for line in out.splitlines() if line.strip().startswith(("✓", "✗"))]
     assert verdicts[0].startswith("✓ the webhook lets it through")
     assert verdicts[1].startswith("✗ tag-not-mirrored: pulled by tag")
+
+
+def test_certs_will_not_replace_a_ca_without_force(tmp_path: Path) -> None:
+    arguments = ("certs", "--out", str(tmp_path), "--service", "guard", "--namespace", "ops")
+    assert run(*arguments)[0] == 0
+    first = (tmp_path / "ca.crt").read_bytes()
+    code, _, err = run(*arguments)
+    assert code == 2
+    assert "breaks the caBundle" in err
+    assert (tmp_path / "ca.crt").read_bytes() == first
+    assert run(*arguments, "--force")[0] == 0
+    assert (tmp_path / "ca.crt").read_bytes() != first
+
+
+def test_version_names_the_installed_package() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("--version")
+    assert exit_info.value.code == 0

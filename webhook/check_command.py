@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +21,7 @@ from webhook.cli_common import (
     EXIT_OK,
     add_mirror_set_options,
     add_registry_options,
+    installed_version,
     mirror_sets_from_args,
     registry_client_from_args,
     warn,
@@ -89,7 +90,7 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.pin:
         _pin(args, objects, index, stderr)
         objects = _objects(args.paths, stdin_text) if args.write else objects
-    findings = check_objects(objects, index, Settings.from_env({}).policy)
+    findings = check_objects(objects, index, Settings.from_env(os.environ).policy)
     _print(findings, args.output, args.mode, stdout)
     return EXIT_FINDINGS if findings and args.mode == "enforce" else EXIT_OK
 
@@ -107,7 +108,8 @@ def _pin(
     args: argparse.Namespace, objects: list[ManifestObject], index: MirrorIndex, stderr: TextIO
 ) -> None:
     """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
-    planned = planned_pins(objects, index, args.resolve_from_source)
+    policy = Settings.from_env(os.environ).policy
+    planned = planned_pins(objects, index, policy, args.resolve_from_source)
     lookups = {pin.plan.image: pin.plan.lookup_specs for pin in planned if pin.plan.lookup_specs}
     with registry_client_from_args(args) as client:
         resolver = TagResolver(client.manifest_digest)
@@ -141,13 +143,6 @@ def _print(findings: list[CheckFinding], output: str, mode: str, stdout: TextIO)
         print(render_json(findings), file=stdout)
     elif output == "sarif":
         level = "error" if mode == "enforce" else "warning"
-        print(json.dumps(render_sarif(findings, level, _version()), indent=2), file=stdout)
+        print(json.dumps(render_sarif(findings, level, installed_version()), indent=2), file=stdout)
     elif findings:
         print(render_text(findings), file=stdout)
-
-
-def _version() -> str:
-    try:
-        return version("idms-guard")
-    except PackageNotFoundError:
-        return "0.0.0"

@@ -30,6 +30,7 @@ from webhook.cli_common import (
     add_mirror_set_options,
     add_registry_options,
     dns_label,
+    installed_version,
     mirror_sets_from_args,
     port,
     positive,
@@ -198,6 +199,14 @@ def _server_options(args: argparse.Namespace, cert: Path, key: Path) -> ServerOp
 
 
 def _certs(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    existing = [
+        name for name in ("ca.crt", "tls.crt", "tls.key") if (Path(args.out) / name).exists()
+    ]
+    if existing and not args.force:
+        raise UsageError(
+            f"{args.out} already holds {', '.join(existing)}; replacing the CA breaks the "
+            "caBundle the webhook configurations carry (use --force to replace them)"
+        )
     ca = generate_ca(f"{args.service}-ca", days=args.ca_days)
     names = service_dns_names(args.service, args.namespace)
     serving = generate_serving_certificate(ca, names, days=args.days)
@@ -213,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="idms-guard",
         description="Keep pods on disconnected clusters pulling through their mirrors.",
     )
+    parser.add_argument("--version", action="version", version=f"idms-guard {installed_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     explain = commands.add_parser(
@@ -271,6 +281,7 @@ def _add_certs(commands: Any) -> None:
     )
     certs.add_argument("--days", type=positive, default=365, help="serving certificate validity")
     certs.add_argument("--ca-days", type=positive, default=3650, help="CA validity")
+    certs.add_argument("--force", action="store_true", help="replace files already in DIR")
     certs.set_defaults(run=_certs)
 
 

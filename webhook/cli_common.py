@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from importlib import metadata
 from typing import TextIO
 
 from webhook.adapters.registry import RegistryClient
@@ -17,6 +18,13 @@ from webhook.main import load_example_mirror_sets, load_mirror_set_paths, regist
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+
+
+def installed_version() -> str:
+    try:
+        return metadata.version("idms-guard")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def add_mirror_set_options(command: argparse.ArgumentParser) -> None:

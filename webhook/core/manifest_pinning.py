@@ -14,6 +14,7 @@ from webhook.core.lookups import Resolution
 from webhook.core.manifest_check import ManifestObject
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.pinning import PinPlan, pin_plan, pinned_image
+from webhook.core.policy import PolicySettings, image_exempt
 from webhook.core.workloads import SUPPORTED_KINDS, image_sites
 
 
@@ -33,15 +34,24 @@ class LineEdit:
 
 
 def planned_pins(
-    objects: Iterable[ManifestObject], index: MirrorIndex, include_source: bool = False
+    objects: Iterable[ManifestObject],
+    index: MirrorIndex,
+    settings: PolicySettings,
+    include_source: bool = False,
 ) -> list[PlannedPin]:
+    """The images worth pinning: not exempt (the internal registry, say), and not already
+    named on a mirror, which the webhook lets through as they are."""
     planned = []
     for obj in objects:
         group, kind = obj.group_kind
         if (group, kind) not in SUPPORTED_KINDS:
             continue
         for site in image_sites(group, kind, obj.body):
+            if site.image is None or image_exempt(site.image, settings):
+                continue
             plan = pin_plan(site, index, include_source)
+            if plan is not None and plan.unpinnable and index.on_mirror(plan.reference.name):
+                continue
             if plan is not None:
                 planned.append(PlannedPin(obj.path, obj.line_of(obj.pointer + site.pointer), plan))
     return planned
