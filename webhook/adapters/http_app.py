@@ -155,7 +155,7 @@ def create_app(
         try:
             review = read_review(_json_body())
         except AdmissionReviewError as error:
-            metrics.requests.labels(endpoint, Outcome.INVALID_REVIEW.value).inc()
+            metrics.answered(endpoint, Outcome.INVALID_REVIEW, clock() - started)
             return _error(400, str(error))
         answer = _judge(review, chosen, index_source, settings, _Registry(resolver, pull_secrets))
         _record(metrics, review, chosen, answer)
@@ -168,7 +168,7 @@ def create_app(
         try:
             review = read_review(_json_body())
         except AdmissionReviewError as error:
-            metrics.requests.labels("mutate", Outcome.INVALID_REVIEW.value).inc()
+            metrics.answered("mutate", Outcome.INVALID_REVIEW, clock() - started)
             return _error(400, str(error))
         decision, patch = _pin(review, index_source, settings, _Registry(resolver, pull_secrets))
         metrics.answered("mutate", decision.outcome, clock() - started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
@@ -44,7 +45,7 @@ class TagResolver:
         self._lookup_timeout = lookup_timeout
         self._wanted_until: dict[Key, float] = {}
         self._scoped_lookup = scoped_lookup
-        self._scopes: dict[str, LookupFunction] = {}
+        self._scopes: OrderedDict[str, LookupFunction] = OrderedDict()
         self._clock = clock
         self._found: TTLCache[Key, Lookup] = TTLCache(maxsize, ttl, timer=clock)
         self._failed: TTLCache[Key, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
@@ -94,10 +95,15 @@ class TagResolver:
             return ""
         scope = hashlib.sha256("\0".join(sorted(pull_secrets)).encode()).hexdigest()
         with self._lock:
-            if scope not in self._scopes:
-                if len(self._scopes) >= SCOPES_MAX:
-                    self._scopes.clear()
-                self._scopes[scope] = self._scoped_lookup(pull_secrets)
+            if scope in self._scopes:
+                self._scopes.move_to_end(scope)
+                return scope
+        lookup = self._scoped_lookup(pull_secrets)  # builds a client: not under the lock
+        with self._lock:
+            self._scopes.setdefault(scope, lookup)
+            self._scopes.move_to_end(scope)
+            while len(self._scopes) > SCOPES_MAX:
+                self._scopes.popitem(last=False)  # the least recently used namespace's
         return scope
 
     def _first_found(
