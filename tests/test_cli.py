@@ -342,3 +342,17 @@ def test_version_names_the_installed_package() -> None:
     with pytest.raises(SystemExit) as exit_info:
         run("--version")
     assert exit_info.value.code == 0
+
+
+def test_explain_says_when_a_broader_entry_is_shadowed(tmp_path: Path) -> None:
+    """An ITMS on registry.redhat.io/ubi9 hides the IDMS on registry.redhat.io (spec V52)."""
+    path = write(
+        tmp_path / "sets.yaml",
+        mirror_object("idms", "rh", [entry("registry.redhat.io", "m.local/rh", never=True)]),
+        mirror_object("itms", "ubi", [entry("registry.redhat.io/ubi9", "m.local/ubi9")]),
+    )
+    _, out, _ = run("explain", f"registry.redhat.io/ubi9/ubi@{DIGEST}", "--mirror-sets", str(path))
+    assert (
+        "note: the broader entry for registry.redhat.io (ImageDigestMirrorSet/rh) does not "
+        "apply: only the most specific, registry.redhat.io/ubi9, counts"
+    ) in out

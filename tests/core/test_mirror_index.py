@@ -500,3 +500,14 @@ def test_candidates_probes_do_not_grow_with_the_table_count() -> None:
         counts.append(sum(c.probes for c in counters))
     assert counts[0] == counts[1]
     assert counts[1] <= 2 * (len(str(reference)) + 2)
+
+
+def test_matching_tables_lists_the_used_table_first_then_the_shadowed_ones() -> None:
+    index = objects_index(
+        mirror_object("idms", "host", [entry("quay.io", "m.local/q")]),
+        mirror_object("idms", "ns", [entry("quay.io/acme", "m.local/acme")]),
+        mirror_object("idms", "wild", [entry("*.io", "m.local/io")]),
+    )
+    prefixes = [table.prefix for table in index.matching_tables("quay.io/acme/app")]
+    assert prefixes == ["quay.io/acme", "quay.io", "*.io"]
+    assert index.find_table("quay.io/acme/app") is index.matching_tables("quay.io/acme/app")[0]

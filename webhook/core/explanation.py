@@ -10,6 +10,7 @@ from typing import Any
 
 from webhook.core.mirror_index import ImagePlan, MirrorIndex, PullCandidate, PullPlan, Role
 from webhook.core.policy import Finding, PolicySettings, image_finding
+from webhook.core.registry_tables import RegistryTable
 from webhook.core.workloads import ContainerType, ImageSite
 
 
@@ -89,7 +90,17 @@ def _pull_lines(pull: PullPlan, index: MirrorIndex, indent: str) -> list[str]:
     for number, candidate in enumerate(pull.candidates, start=1):
         lines.append(f"{indent}{number}. {_describe(candidate, width)}".rstrip())
     lines.append(f"{indent}{verdict(pull, index)}")
+    for shadowed in index.matching_tables(pull.reference.name)[1:]:
+        lines.append(
+            f"{indent}note: the broader entry for {shadowed.prefix} ({_origins_of(shadowed)}) "
+            f"does not apply: only the most specific, {pull.matched_prefix}, counts"
+        )
     return lines
+
+
+def _origins_of(table: RegistryTable) -> str:
+    names = {origin for mirror in table.mirrors for origin in mirror.origins}
+    return ", ".join(sorted(names | set(table.blocked_by)))
 
 
 def _describe(candidate: PullCandidate, width: int) -> str:

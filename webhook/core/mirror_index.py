@@ -9,7 +9,7 @@ suffix of its host), so a lookup costs the length of the name, not the number of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -217,17 +217,28 @@ class MirrorIndex:
         table = self.find_table(name)
         return table is not None and table.blocked
 
+    def matching_tables(self, name: str) -> list[RegistryTable]:
+        """Every table whose prefix matches `name`, the one used first: the others are
+        shadowed, which is what surprises people (spec §4.1, V48, V52, V57)."""
+        tables = [*self._exact_matches(name), *self._wildcard_matches(name)]
+        return sorted(tables, key=lambda table: (-len(table.prefix), table.prefix))
+
     def _longest_exact(self, name: str) -> RegistryTable | None:
-        if name in self._exact:
-            return self._exact[name]
-        for end in range(len(name) - 1, 0, -1):
-            if name[end] in "/:" and name[:end] in self._exact:
-                return self._exact[name[:end]]
-        return None
+        return next(self._exact_matches(name), None)
 
     def _longest_wildcard(self, name: str) -> RegistryTable | None:
-        if not self._wildcard:
-            return None
+        return next(self._wildcard_matches(name), None) if self._wildcard else None
+
+    def _exact_matches(self, name: str) -> Iterator[RegistryTable]:
+        """Longest first: the whole name, then each prefix ending before a `/` or `:`."""
+        if name in self._exact:
+            yield self._exact[name]
+        for end in range(len(name) - 1, 0, -1):
+            if name[end] in "/:" and name[:end] in self._exact:
+                yield self._exact[name[:end]]
+
+    def _wildcard_matches(self, name: str) -> Iterator[RegistryTable]:
+        """Longest first: each `.domain` suffix of the host that upstream's matcher accepts."""
         host_end = len(name)
         for separator in "/:":
             position = name.find(separator)
@@ -237,8 +248,7 @@ class MirrorIndex:
         for start, char in enumerate(host):
             suffix = host[start:]
             if char == "." and suffix in self._wildcard and _subdomain_match(name, suffix) != -1:
-                return self._wildcard[suffix]
-        return None
+                yield self._wildcard[suffix]
 
 
 def _rewrite(reference: str, prefix: str, location: str) -> str:
