@@ -356,3 +356,15 @@ def test_explain_says_when_a_broader_entry_is_shadowed(tmp_path: Path) -> None:
         "note: the broader entry for registry.redhat.io (ImageDigestMirrorSet/rh) does not "
         "apply: only the most specific, registry.redhat.io/ubi9, counts"
     ) in out
+
+
+def test_registries_conf_exits_1_when_the_operator_would_render_nothing(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "sets.yaml",
+        mirror_object("idms", "a", [entry("quay.io/a", "m1.local/a", never=True)]),
+        mirror_object("itms", "b", [entry("quay.io/a", "m2.local/a")]),
+    )
+    code, out, err = run("registries-conf", "--mirror-sets", str(path))
+    assert code == 1
+    assert "To fix: give every IDMS, ITMS and ICSP entry for that source the same" in err
+    assert tomllib.loads(out)["unqualified-search-registries"]

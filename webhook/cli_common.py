@@ -107,8 +107,19 @@ def warn_about(config: MirrorSetConfig, stderr: TextIO) -> None:
             stderr,
             "the machine-config operator would refuse this configuration "
             f"({config.mco_rejection}); nodes keep their previous one. "
-            f"Shown without: {ignored}",
+            f"Shown without: {ignored}. {_remedy(config.mco_rejection)}",
         )
+
+
+def _remedy(rejection: str) -> str:
+    if rejection.startswith("conflicting mirrorSourcePolicy"):
+        return (
+            "To fix: give every IDMS, ITMS and ICSP entry for that source the same "
+            "mirrorSourcePolicy (an ICSP counts as AllowContactingSource)."
+        )
+    if rejection.startswith("cannot set mirrorSourcePolicy"):
+        return "To fix: drop the source from its own mirrors, or allow contacting it."
+    return "To fix: correct the format (host[:port][/path], lower-case path, no scheme)."
 
 
 def warn(stderr: TextIO, text: str) -> None:
