@@ -86,4 +86,5 @@ def test_a_slow_api_server_costs_no_more_than_the_time_given(
                     assert PullSecretReader(client).read("apps", ["mirror"], timeout=0.3) == []
             finally:
                 client.close()
-    assert "apps/mirror not used: no answer in 0.3s" in caplog.text
+    # Whichever gives up first, the reader's wait or the request's own timeout, says so.
+    assert "pull secret apps/mirror not used:" in caplog.text

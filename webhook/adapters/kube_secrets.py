@@ -58,31 +58,33 @@ class PullSecretReader:
         done, _ = wait(futures.values(), timeout=timeout)
         for name, future in futures.items():
             if future in done:
-                found[name] = future.result()
-                with self._lock:
-                    self._cache[(namespace, name)] = found[name]
+                found[name], settled = future.result()
+                if settled:  # a passing network fault is asked again next time
+                    with self._lock:
+                        self._cache[(namespace, name)] = found[name]
             else:
                 log.warning(
                     "pull secret %s/%s not used: no answer in %.1fs", namespace, name, timeout
                 )
         return [document for name in wanted if (document := found.get(name))]
 
-    def _fetch(self, namespace: str, name: str, timeout: float) -> str | None:
+    def _fetch(self, namespace: str, name: str, timeout: float) -> tuple[str | None, bool]:
+        """(the document or None, whether that answer is settled enough to cache)."""
         try:
             secret = self._api.read_namespaced_secret(name, namespace, _request_timeout=timeout)
         except ApiException as error:
             log.warning("pull secret %s/%s not used: HTTP %s", namespace, name, error.status)
-            return None
+            return None, error.status in (403, 404)
         except Exception as error:  # connection errors of every kind: the pin goes on without
             log.warning("pull secret %s/%s not used: %s", namespace, name, type(error).__name__)
-            return None
+            return None, False
         key = _DATA_KEYS.get(secret.type or "")
         encoded = (secret.data or {}).get(key) if key else None
         if not encoded:
             log.warning("pull secret %s/%s not used: type %s", namespace, name, secret.type)
-            return None
+            return None, True
         try:
-            return base64.b64decode(encoded, validate=True).decode("utf-8")
+            return base64.b64decode(encoded, validate=True).decode("utf-8"), True
         except (binascii.Error, UnicodeDecodeError):
             log.warning("pull secret %s/%s not used: data is not base64 text", namespace, name)
-            return None
+            return None, True
