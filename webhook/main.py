@@ -77,6 +77,7 @@ def mirror_set_objects(
                 raise MirrorSetFileError(
                     f"{_where(document)}: {_kind_of(body)} is not a mirror set; expected "
                     + ", ".join(kind.kind for kind in MirrorSetKind)
+                    + " (name the directory instead to skip other kinds)"
                 )
     return kept
 
