@@ -629,7 +629,7 @@ def test_lookups_go_through_the_https_proxy_of_a_restricted_network(
     ],
 )
 def test_no_proxy_is_read_as_go_reads_it(host: str, no_proxy: str, bypassed: bool) -> None:
-    from webhook.adapters.registry import _proxy_settings
+    from webhook.core.proxy_settings import proxy_settings as _proxy_settings
 
     proxy = _proxy_settings({"HTTPS_PROXY": "proxy:3128", "NO_PROXY": no_proxy})
     assert proxy is not None
@@ -637,7 +637,7 @@ def test_no_proxy_is_read_as_go_reads_it(host: str, no_proxy: str, bypassed: boo
 
 
 def test_the_registry_proxy_variables_win_over_the_general_ones() -> None:
-    from webhook.adapters.registry import _proxy_settings
+    from webhook.core.proxy_settings import proxy_settings as _proxy_settings
 
     proxy = _proxy_settings(
         {

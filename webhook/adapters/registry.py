@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -51,6 +50,7 @@ from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 from webhook.core.auth_challenges import parse_challenges
 from webhook.core.image_reference import parse
 from webhook.core.lookups import Lookup, LookupOutcome
+from webhook.core.proxy_settings import proxy_settings
 from webhook.core.registry_credentials import DOCKER_HUB, DockerConfig, canonical_host
 from webhook.errors import InvalidReferenceError, RegistryConfigError
 
@@ -163,7 +163,7 @@ class RegistryClient:
             "retries": False,
         }
         self._pool = urllib3.PoolManager(**pools)
-        self._proxy = _proxy_settings(os.environ if environ is None else environ)
+        self._proxy = proxy_settings(os.environ if environ is None else environ)
         self._proxied = (
             urllib3.ProxyManager(self._proxy.url, proxy_headers=dict(self._proxy.headers), **pools)
             if self._proxy is not None
@@ -391,81 +391,6 @@ class RegistryClient:
             redirect=False,
             preload_content=not stream,
         )
-
-
-@dataclass(frozen=True)
-class _Proxy:
-    """HTTPS_PROXY / NO_PROXY as curl, Go and the kubelet read them: nodes on a proxied
-    restricted network reach the mirror through it, so the webhook must too."""
-
-    url: str
-    no_proxy: tuple[str, ...]
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    """Proxy-Authorization from the URL's user info, which urllib3 does not send itself."""
-
-    def __repr__(self) -> str:
-        return f"_Proxy(url={self.url!r}, no_proxy={self.no_proxy!r})"
-
-    def bypasses(self, host: str) -> bool:
-        host = host.lower().strip("[]")
-        if host == "localhost" or _is_loopback(host):
-            return True  # as Go's net/http (CRI-O, the kubelet): loopback is never proxied
-        for entry in self.no_proxy:
-            if entry == "*" or host == entry or host.endswith("." + entry.lstrip(".")):
-                return True
-            if _in_network(host, entry):
-                return True
-        return False
-
-
-REGISTRY_PROXY_ENV = "IDMS_GUARD_REGISTRY_PROXY"
-REGISTRY_NO_PROXY_ENV = "IDMS_GUARD_REGISTRY_NO_PROXY"
-
-
-def _proxy_settings(environ: Mapping[str, str]) -> _Proxy | None:
-    """IDMS_GUARD_REGISTRY_PROXY (registry lookups alone: the kubernetes client honours
-    HTTPS_PROXY too, and the API server must not go through a proxy), else HTTPS_PROXY."""
-    if environ.get(REGISTRY_PROXY_ENV):
-        url, raw = environ[REGISTRY_PROXY_ENV], environ.get(REGISTRY_NO_PROXY_ENV, "")
-    else:
-        url = environ.get("HTTPS_PROXY") or environ.get("https_proxy") or ""
-        raw = environ.get("NO_PROXY") or environ.get("no_proxy") or ""
-    if not url:
-        return None
-    if "://" not in url:
-        url = f"http://{url}"
-    parts = urlsplit(url)
-    headers = {}
-    if parts.username is not None:
-        user_info = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers = urllib3.make_headers(proxy_basic_auth=user_info)
-        url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-    entries = tuple(_without_port(e.strip().lower()) for e in raw.split(",") if e.strip())
-    return _Proxy(url, entries, headers)
-
-
-def _without_port(entry: str) -> str:
-    """`host:5000` → `host`, `[fd00::5]:5000` → `fd00::5`; an IPv6 address or CIDR stays."""
-    if entry.startswith("["):
-        return entry[1:].partition("]")[0]
-    if entry.count(":") == 1:
-        return entry.partition(":")[0]
-    return entry
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _in_network(host: str, entry: str) -> bool:
-    """NO_PROXY entries may be CIDR blocks (10.0.0.0/8), as OpenShift's proxy config writes."""
-    try:
-        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
 
 
 class _DeadlineExceededError(Exception):
