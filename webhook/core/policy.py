@@ -138,11 +138,8 @@ class _Advice:
         table = index.find_table(plan.reference.name)
         self.digest_mirrors = table is not None and any(m.for_digests for m in table.mirrors)
         name = plan.reference.name
-        self.pin = (
-            f"use {name}@{digest}"
-            if digest
-            else f"pin it: {name}@sha256:<digest> (`idms-guard check --pin` looks it up)"
-        )
+        self.pin = f"use {name}@{digest}" if digest else f"pin it: {name}@sha256:<digest>"
+        self.how = "" if digest else "; `idms-guard check --pin` finds the digest"
         self.blocked_mirrors = [c.pull_spec for c in plan.mirrors if c.blocked]
 
     def blocked(self, site: ImageSite) -> Finding:
@@ -158,7 +155,7 @@ class _Advice:
             hint = "source and mirrors all blocked"
             return Finding(site, Reason.SOURCE_BLOCKED_NO_MIRROR, problem, fix, hint, self.digest)
         if not self.reference.by_digest and self.digest_mirrors:
-            fix = f"{self.pin} (the mirrors for {self.scope} serve digests only)"
+            fix = f"{self.pin} (the mirrors for {self.scope} serve digests only){self.how}"
             hint = "source blocked; pin by digest"
         else:
             fix, hint = f"add a mirror for {self.scope}", "source blocked and not mirrored"
@@ -176,7 +173,7 @@ class _Advice:
     def tag_not_mirrored(self, site: ImageSite) -> Finding:
         problem = f"pulled by tag, and no ImageTagMirrorSet serves {self.reference.name}"
         if self.digest_mirrors:
-            fix = f"{self.pin} (ImageDigestMirrorSet mirrors serve digests only)"
+            fix = f"{self.pin} (ImageDigestMirrorSet mirrors serve digests only){self.how}"
             hint = "tag bypasses mirrors; pin by digest"
         else:
             fix = f"add an ImageTagMirrorSet for {self.scope}, or mirror it and pin it by digest"
