@@ -48,3 +48,18 @@ def test_a_blank_template_image_is_left_for_its_trigger_to_fill(blank: str) -> N
 def test_an_exempt_image_is_exempt_even_when_it_does_not_parse() -> None:
     settings = PolicySettings(exempt_images=("legacy/*",))
     assert finding(index_of(), "legacy/Odd_Name:1", settings) is None
+
+
+def test_a_short_name_fix_names_the_registry_a_mirror_serves_when_there_is_one() -> None:
+    index = index_of(mirror_object("itms", "hub", [entry("docker.io/library", "m.local/library")]))
+    site = ImageSite("/spec/containers/0/image", "c", ContainerType.CONTAINER, "busybox:1")
+    result = image_finding(site, index, PolicySettings())
+    assert result is not None
+    assert result.fix == "write the registry a mirror serves: docker.io/library/busybox:1"
+
+
+def test_a_short_name_without_any_mirror_says_to_mirror_it_too() -> None:
+    site = ImageSite("/spec/containers/0/image", "c", ContainerType.CONTAINER, "busybox")
+    result = image_finding(site, index_of(), PolicySettings())
+    assert result is not None
+    assert result.fix == "write the registry, e.g. docker.io/library/busybox:latest, and mirror it"

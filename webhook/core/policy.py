@@ -97,15 +97,23 @@ def image_finding(
     if image_exempt(str(plan.plans[0].reference), settings):
         return None
     if plan.short_name:
-        qualified = plan.plans[-1].reference  # Kubernetes' own reading: docker.io/...
+        mirrored = [p.reference for p in plan.plans if _mirror_serves(p)]
+        if mirrored:
+            fix = f"write the registry a mirror serves: {mirrored[0]}"
+        else:  # Kubernetes' own reading, docker.io/..., which still needs mirroring
+            fix = f"write the registry, e.g. {plan.plans[-1].reference}, and mirror it"
         return Finding(
             site,
             Reason.SHORT_NAME,
             "no registry named: which one serves it depends on the node's search list and aliases",
-            f"write the registry, e.g. {qualified}",
+            fix,
             "short name; write the registry",
         )
     return _plan_finding(site, plan.plans[0], index, digest)
+
+
+def _mirror_serves(plan: PullPlan) -> bool:
+    return any(candidate.role is Role.MIRROR for candidate in plan.reachable)
 
 
 def _plan_finding(
