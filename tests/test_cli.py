@@ -368,3 +368,16 @@ def test_registries_conf_exits_1_when_the_operator_would_render_nothing(tmp_path
     assert code == 1
     assert "To fix: give every IDMS, ITMS and ICSP entry for that source the same" in err
     assert tomllib.loads(out)["unqualified-search-registries"]
+
+
+def test_the_demo_on_a_taken_port_is_one_line_before_anything_starts() -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = run("serve", "--demo", "--port", str(port))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"idms-guard: error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose --port\n"
+    )

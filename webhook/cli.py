@@ -48,7 +48,7 @@ from webhook.core.probe_report import first_problem, probe_json, probe_lines
 from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
-from webhook.main import prepare_demo, serve
+from webhook.main import check_port_free, prepare_demo, serve
 from webhook.report_command import add_report_parser
 
 # What `explain --example` shows when no image is named: one case of each kind.
@@ -175,6 +175,7 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _serve_demo(args: argparse.Namespace, stdout: TextIO) -> int:
+    check_port_free("127.0.0.1", args.port)
     with tempfile.TemporaryDirectory(prefix="idms-guard-demo-") as directory:
         demo = prepare_demo(Path(directory), args.port)
         print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -266,6 +267,19 @@ class ReloadingRegistryClient:
         return tuple(_stat(path) if path else None for path in paths)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """gunicorn would retry a taken port five times, over lines of log; one line is kinder."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {error.strerror or error}; choose --port"
+            ) from None
+
+
 def _stat(path: str) -> tuple[int, int, int] | None:
     try:
         status = os.stat(path)
@@ -288,6 +302,7 @@ def serve(settings: Settings, options: ServerOptions) -> None:
     if cluster is None and not settings.mirror_set_paths:
         raise UsageError("serve needs a cluster to watch, or --mirror-sets PATH")
     registry_client(settings).close()
+    check_port_free(options.host, options.port)
     WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
 
 
