@@ -152,7 +152,7 @@ def test_the_table_has_one_block_per_namespace_with_its_mode() -> None:
         '  Deployment/web  container "c0"  docker.io/library/nginx:1.27  tag-not-mirrored  '
         "add an ImageTagMirrorSet for docker.io/library, or mirror it and pin it by digest\n"
         '  Deployment/web  container "c1"  nginx                         short-name        '
-        "write the registry, e.g. docker.io/library/nginx:latest\n"
+        "write the registry, e.g. docker.io/library/nginx:latest, and mirror it\n"
     )
     assert render_table([]) == ""
 
