@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,11 +39,13 @@ from webhook.core.manifest_check import (
 )
 from webhook.core.manifest_pinning import LineEdit, apply_edits, line_edits, planned_pins
 from webhook.core.mirror_index import MirrorIndex
+from webhook.core.pinning import resolve_pins
 from webhook.errors import UsageError
 
 OUTPUTS = ("text", "json", "sarif")
 # A command line can wait longer than an admission request.
 PIN_TIMEOUT_SECONDS = 60.0
+LOOKUP_TIMEOUT_SECONDS = 10.0
 
 
 def add_check_parser(commands: Any) -> None:
@@ -110,14 +113,19 @@ def _pin(
     """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
     policy = Settings.from_env(os.environ).policy
     planned = planned_pins(objects, index, policy, args.resolve_from_source)
-    lookups = {pin.plan.image: pin.plan.lookup_specs for pin in planned if pin.plan.lookup_specs}
     with registry_client_from_args(args) as client:
-        resolver = TagResolver(client.manifest_digest)
+        resolver = TagResolver(client.manifest_digest, lookup_timeout=LOOKUP_TIMEOUT_SECONDS)
         try:
-            results = resolver.resolve(list(lookups.items()), PIN_TIMEOUT_SECONDS)
+            resolutions = resolve_pins(
+                [pin.plan for pin in planned],
+                index,
+                resolver.resolve,
+                PIN_TIMEOUT_SECONDS,
+                time.monotonic,
+            )
         finally:
             resolver.close()
-    edits, notes = line_edits(planned, {result.image: result for result in results})
+    edits, notes = line_edits(planned, resolutions)
     for note in notes:
         warn(stderr, note)
     verb = "pinned" if args.write else "would pin"

@@ -291,3 +291,20 @@ def test_rotated_registry_credentials_are_picked_up_without_a_restart(
     auth.write_text("{not json")
     clock[0] += 11
     assert client.manifest_digest(spec).digest == pushed["app"]  # the broken file is not used
+
+
+def test_a_digest_the_digest_mirror_lacks_is_not_pinned(
+    htpasswd_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    """Tags mirrored to one path, digests to another that lacks this image: pinning would
+    send a working tag pull to a mirror without the manifest."""
+    push_image(htpasswd_registry, "split/tags/app", "v3", layer_bytes=b"split app v3")
+    objects = [
+        mirror_object("itms", "t", [entry("quay.io/acme", f"{htpasswd_registry.host}/split/tags")]),
+        mirror_object("idms", "d", [entry("quay.io/acme", f"{htpasswd_registry.host}/split/dig")]),
+    ]
+    index = MirrorIndex.from_config(load_mirror_sets(objects))
+    with webhook(index, registry_tls, auth_file(htpasswd_registry)) as client:
+        response, pod = mutate(client, pod_review({"app": "quay.io/acme/app:v3"}))
+    assert pod["spec"]["containers"][0]["image"] == "quay.io/acme/app:v3"
+    assert "is not on the digest mirrors" in response["warnings"][0]

@@ -40,7 +40,7 @@ def found(image: str) -> dict[str, Resolution]:
 def test_a_tag_with_a_digest_mirror_is_planned_for_lookup() -> None:
     plan = plan_for(pod_review({"web": APP}))
     assert plan.skipped is None
-    assert plan.lookups == [(APP, ("m.local/team/web:2.1",))]
+    assert [(p.image, p.lookup_specs) for p in plan.plans] == [(APP, ("m.local/team/web:2.1",))]
 
 
 def test_the_patch_pins_the_image_and_records_the_original() -> None:

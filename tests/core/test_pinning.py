@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.mirror_objects import entry, mirror_object
+from webhook.core.lookups import Lookup, LookupOutcome, Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
-from webhook.core.pinning import pin_plan, pinned_image
+from webhook.core.pinning import Lookups, pin_plan, pinned_image, resolve_pins
 from webhook.core.workloads import ContainerType, ImageSite
 
 DIGEST = "sha256:" + "c" * 64
@@ -133,3 +134,69 @@ def test_the_pinned_reference_keeps_the_source_name(
     image: str, keep_tag: bool, expected: str
 ) -> None:
     assert pinned_image(image, DIGEST, keep_tag) == expected
+
+
+SPLIT = MirrorIndex.from_config(
+    load_mirror_sets(
+        [
+            mirror_object("itms", "tags", [entry("quay.io/acme", "m.local/tags")]),
+            mirror_object("idms", "digests", [entry("quay.io/acme", "m.local/digests")]),
+        ]
+    )
+)
+SAME = MirrorIndex.from_config(
+    load_mirror_sets(
+        [
+            mirror_object("itms", "tags", [entry("quay.io/acme", "m.local/acme")]),
+            mirror_object("idms", "digests", [entry("quay.io/acme", "m.local/acme")]),
+        ]
+    )
+)
+
+
+class Registries:
+    """A resolve function over fixed answers: spec → digest (absent: not found)."""
+
+    def __init__(self, digests: dict[str, str]) -> None:
+        self.digests = digests
+        self.asked: list[list[str]] = []
+
+    def __call__(self, lookups: Lookups, timeout: float) -> list[Resolution]:
+        results = []
+        for image, specs in lookups:
+            self.asked.append(list(specs))
+            hit = next((s for s in specs if s in self.digests), None)
+            attempts = tuple(
+                Lookup(
+                    s,
+                    LookupOutcome.FOUND if s == hit else LookupOutcome.NOT_FOUND,
+                    self.digests.get(s),
+                )
+                for s in specs[: specs.index(hit) + 1 if hit else len(specs)]
+            )
+            results.append(Resolution(image, self.digests.get(hit) if hit else None, attempts))
+        return results
+
+
+def pins(index: MirrorIndex, registries: Registries) -> dict[str, Resolution]:
+    plan = pin_plan(site("quay.io/acme/app:1"), index)
+    assert plan is not None
+    return resolve_pins([plan], index, registries, 5.0, lambda: 0.0)
+
+
+def test_a_digest_found_by_tag_elsewhere_is_checked_on_the_digest_mirrors() -> None:
+    registries = Registries({"m.local/tags/app:1": DIGEST, f"m.local/digests/app@{DIGEST}": DIGEST})
+    assert pins(SPLIT, registries)["quay.io/acme/app:1"].digest == DIGEST
+    assert registries.asked[-1] == [f"m.local/digests/app@{DIGEST}"]
+
+
+def test_a_digest_missing_from_the_digest_mirrors_is_not_pinned() -> None:
+    result = pins(SPLIT, Registries({"m.local/tags/app:1": DIGEST}))["quay.io/acme/app:1"]
+    assert result.digest is None
+    assert result.reason == "the digest found at m.local is not on the digest mirrors"
+
+
+def test_no_check_when_tags_and_digests_share_the_mirror_path() -> None:
+    registries = Registries({"m.local/acme/app:1": DIGEST})
+    assert pins(SAME, registries)["quay.io/acme/app:1"].digest == DIGEST
+    assert len(registries.asked) == 1

@@ -27,7 +27,7 @@ from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.mutation import mutation_answer, plan_mutation
 from webhook.core.patch import encode_patch
-from webhook.core.pinning import pin_plan
+from webhook.core.pinning import pin_plan, resolve_pins
 from webhook.core.policy import Finding, PolicySettings
 from webhook.core.workloads import pull_secret_names
 from webhook.errors import AdmissionReviewError
@@ -269,9 +269,14 @@ def _digests_for(
 ) -> dict[str, str]:
     """For audit: the digests pinning would write for the tags found unmirrored."""
     plans = [pin_plan(finding.site, index, settings.resolve_from_source) for finding in findings]
-    lookups = {p.image: p.lookup_specs for p in plans if p is not None and p.lookup_specs}
-    results = registry.resolve(review, list(lookups.items()), settings.pin_timeout)
-    return {result.image: result.digest for result in results if result.digest}
+    resolutions = resolve_pins(
+        [plan for plan in plans if plan is not None],
+        index,
+        lambda lookups, timeout: registry.resolve(review, lookups, timeout),
+        settings.pin_timeout,
+        time.monotonic,
+    )
+    return {image: r.digest for image, r in resolutions.items() if r.digest}
 
 
 def _pin(
@@ -282,11 +287,15 @@ def _pin(
 ) -> tuple[Decision, str | None]:
     """Pinning never blocks a request: any failure leaves the object as it is."""
     try:
-        plan = plan_mutation(
-            review, index_source.current, settings.policy, settings.resolve_from_source
+        index = index_source.current
+        plan = plan_mutation(review, index, settings.policy, settings.resolve_from_source)
+        resolutions = resolve_pins(
+            plan.plans,
+            index,
+            lambda lookups, timeout: registry.resolve(review, lookups, timeout),
+            settings.pin_timeout,
+            time.monotonic,
         )
-        results = registry.resolve(review, plan.lookups, settings.pin_timeout)
-        resolutions = {result.image: result for result in results}
         answer = mutation_answer(plan, resolutions, settings.keep_tag)
     except Exception:
         log.exception("internal error pinning %s in %s", review.described, review.namespace)

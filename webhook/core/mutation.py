@@ -31,12 +31,6 @@ class MutationPlan:
     skipped: Outcome | None
     plans: tuple[PinPlan, ...] = ()
 
-    @property
-    def lookups(self) -> list[tuple[str, tuple[str, ...]]]:
-        """What the resolver must look up: (image, specs) for every pinnable image."""
-        unique = {plan.image: plan.lookup_specs for plan in self.plans if plan.lookup_specs}
-        return list(unique.items())
-
 
 @dataclass(frozen=True, slots=True)
 class MutationAnswer:

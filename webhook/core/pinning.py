@@ -9,9 +9,11 @@ ITMS tag pull would become a digest pull straight to an unreachable source.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from webhook.core.image_reference import ImageReference, parse, runtime_image
+from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.workloads import ImageSite
 from webhook.errors import InvalidReferenceError
@@ -65,3 +67,64 @@ def _digest_pull_is_mirrored(reference: ImageReference, index: MirrorIndex) -> b
     if any(candidate.role is Role.MIRROR for candidate in plan.reachable):
         return True
     return bool(plan.reachable) and index.on_mirror(reference.name)
+
+
+def digest_checks(
+    plans: Sequence[PinPlan], resolutions: Mapping[str, Resolution], index: MirrorIndex
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Where a digest found by tag must also be before it is pinned.
+
+    The pinned reference is pulled from the digest mirrors. A digest found on a tag mirror
+    whose repository none of them shares (oc-mirror usually writes one path for both) is
+    looked for there too, as `name@digest`: otherwise pinning could send a working pull to
+    a mirror that lacks the manifest."""
+    checks = []
+    for plan in plans:
+        resolution = resolutions.get(plan.image)
+        if resolution is None or not resolution.digest or not resolution.attempts:
+            continue
+        found_repository = resolution.attempts[-1].pull_spec.rsplit(":", 1)[0]
+        pinned = ImageReference(plan.reference.domain, plan.reference.path, None, resolution.digest)
+        mirrors = [c.pull_spec for c in index.candidates(pinned).reachable if c.role is Role.MIRROR]
+        if mirrors and all(spec.split("@", 1)[0] != found_repository for spec in mirrors):
+            checks.append((plan.image, tuple(mirrors)))
+    return checks
+
+
+def checked(
+    resolutions: Mapping[str, Resolution], checks: Mapping[str, Resolution]
+) -> dict[str, Resolution]:
+    """The resolutions, less the digests their check did not find on a digest mirror."""
+    result = dict(resolutions)
+    for image, check in checks.items():
+        if check.digest is None and image in result:
+            found_at = result[image].attempts[-1].pull_spec.split("/", 1)[0]
+            reason = f"the digest found at {found_at} is not on the digest mirrors"
+            result[image] = Resolution(image, None, result[image].attempts, reason)
+    return result
+
+
+Lookups = list[tuple[str, tuple[str, ...]]]
+
+
+def resolve_pins(
+    plans: Sequence[PinPlan],
+    index: MirrorIndex,
+    resolve: Callable[[Lookups, float], list[Resolution]],
+    timeout: float,
+    clock: Callable[[], float],
+) -> dict[str, Resolution]:
+    """Digests for the plans, found by tag and checked on the digest mirrors, all within
+    `timeout`; `resolve` asks the registries (the resolver adapter)."""
+    started = clock()
+    lookups = list({plan.image: plan.lookup_specs for plan in plans if plan.lookup_specs}.items())
+    if not lookups:
+        return {}
+    resolutions = {result.image: result for result in resolve(lookups, timeout)}
+    pending = digest_checks(plans, resolutions, index)
+    if not pending:
+        return resolutions
+    remaining = max(0.0, timeout - (clock() - started))
+    results = resolve([(f"{image} (digest check)", specs) for image, specs in pending], remaining)
+    by_image = {image: result for (image, _), result in zip(pending, results, strict=True)}
+    return checked(resolutions, by_image)
