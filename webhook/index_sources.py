@@ -119,7 +119,7 @@ class MirrorSetFiles:
         self._on_change = on_change
         self._load = load
         self._poll_seconds = poll_seconds
-        self._fingerprint: tuple[tuple[str, float, int], ...] | None = None
+        self._fingerprint: tuple[tuple[str, FileSignature], ...] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -155,8 +155,21 @@ class MirrorSetFiles:
                 log.exception("mirror-set files not reloaded, keeping the previous ones")
 
 
-def _fingerprint(paths: Sequence[str]) -> tuple[tuple[str, float, int], ...]:
-    entries = []
+FileSignature = tuple[int, int, int] | None
+"""(mtime in ns, size, inode), or None for a file that is not there. The inode catches a
+mounted Secret or ConfigMap swapping its symlink even when size and mtime look the same."""
+
+
+def file_signature(path: str) -> FileSignature:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size, status.st_ino
+
+
+def _fingerprint(paths: Sequence[str]) -> tuple[tuple[str, FileSignature], ...]:
+    entries: list[tuple[str, FileSignature]] = []
     for path in paths:
         candidates = [path]
         if os.path.isdir(path):
@@ -166,11 +179,5 @@ def _fingerprint(paths: Sequence[str]) -> tuple[tuple[str, float, int], ...]:
                 for name in names
                 if not name.startswith(".")
             )
-        for candidate in candidates:
-            try:
-                status = os.stat(candidate)
-            except OSError:
-                entries.append((candidate, -1.0, -1))
-                continue
-            entries.append((candidate, status.st_mtime, status.st_size))
+        entries.extend((candidate, file_signature(candidate)) for candidate in candidates)
     return tuple(entries)

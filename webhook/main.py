@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -36,7 +35,13 @@ from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
 from webhook.errors import KubeConfigError, MirrorSetFileError, RegistryConfigError, UsageError
 from webhook.gunicorn_config import ServerOptions, WebhookServer, gunicorn_options
-from webhook.index_sources import IndexHolder, MirrorSetFiles, MirrorSetSources
+from webhook.index_sources import (
+    FileSignature,
+    IndexHolder,
+    MirrorSetFiles,
+    MirrorSetSources,
+    file_signature,
+)
 
 log = logging.getLogger("idms_guard.registry")
 
@@ -262,9 +267,9 @@ class ReloadingRegistryClient:
                         log.warning("registry files not reloaded, keeping the previous: %s", error)
             return self._client
 
-    def _files_signature(self) -> tuple[tuple[int, int, int] | None, ...]:
+    def _files_signature(self) -> tuple[FileSignature, ...]:
         paths = (self._settings.registry_auth, self._settings.registry_ca)
-        return tuple(_stat(path) if path else None for path in paths)
+        return tuple(file_signature(path) if path else None for path in paths)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -278,14 +283,6 @@ def check_port_free(host: str, port: int) -> None:
             raise UsageError(
                 f"cannot listen on {host}:{port}: {error.strerror or error}; choose --port"
             ) from None
-
-
-def _stat(path: str) -> tuple[int, int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_mtime_ns, status.st_size, status.st_ino
 
 
 def serve(settings: Settings, options: ServerOptions) -> None:

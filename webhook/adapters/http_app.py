@@ -27,7 +27,7 @@ from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.mutation import mutation_answer, plan_mutation
 from webhook.core.patch import encode_patch
-from webhook.core.pinning import pin_plan, resolve_pins
+from webhook.core.pinning import PinPlan, pin_plan, resolve_pins
 from webhook.core.policy import Finding, PolicySettings
 from webhook.core.workloads import pull_secret_names
 from webhook.errors import AdmissionReviewError
@@ -233,6 +233,22 @@ class _Registry:
         remaining = max(0.0, timeout - (time.monotonic() - started))
         return self.resolver.resolve(lookups, remaining, pull_secrets=secrets)
 
+    def pins(
+        self,
+        review: AdmissionRequest,
+        plans: Sequence[PinPlan],
+        index: MirrorIndex,
+        settings: AppSettings,
+    ) -> dict[str, Resolution]:
+        """Digests for the plans, checked on the digest mirrors, within the pin deadline."""
+        return resolve_pins(
+            plans,
+            index,
+            lambda lookups, timeout: self.resolve(review, lookups, timeout),
+            settings.pin_timeout,
+            time.monotonic,
+        )
+
 
 @dataclass(frozen=True)
 class _Answer:
@@ -269,13 +285,7 @@ def _digests_for(
 ) -> dict[str, str]:
     """For audit: the digests pinning would write for the tags found unmirrored."""
     plans = [pin_plan(finding.site, index, settings.resolve_from_source) for finding in findings]
-    resolutions = resolve_pins(
-        [plan for plan in plans if plan is not None],
-        index,
-        lambda lookups, timeout: registry.resolve(review, lookups, timeout),
-        settings.pin_timeout,
-        time.monotonic,
-    )
+    resolutions = registry.pins(review, [plan for plan in plans if plan], index, settings)
     return {image: r.digest for image, r in resolutions.items() if r.digest}
 
 
@@ -289,13 +299,7 @@ def _pin(
     try:
         index = index_source.current
         plan = plan_mutation(review, index, settings.policy, settings.resolve_from_source)
-        resolutions = resolve_pins(
-            plan.plans,
-            index,
-            lambda lookups, timeout: registry.resolve(review, lookups, timeout),
-            settings.pin_timeout,
-            time.monotonic,
-        )
+        resolutions = registry.pins(review, plan.plans, index, settings)
         answer = mutation_answer(plan, resolutions, settings.keep_tag)
     except Exception:
         log.exception("internal error pinning %s in %s", review.described, review.namespace)
