@@ -45,7 +45,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,

@@ -289,7 +289,7 @@ def test_a_reader_that_leaves_early_is_no_traceback() -> None:
 def test_serve_without_a_cluster_or_mirror_sets_says_both_ways_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from webhook.adapters.tls import (
+    from webhook.adapters.tls_certificates import (
         generate_ca,
         generate_serving_certificate,
         write_certificate_files,

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,

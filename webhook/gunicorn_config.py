@@ -24,7 +24,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import Config
 
-from webhook.adapters.tls import ReloadingServerContext
+from webhook.adapters.tls_serving import ReloadingServerContext
 
 KEEPALIVE_SECONDS = 120
 GRACEFUL_TIMEOUT_SECONDS = 20

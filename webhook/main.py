@@ -23,7 +23,7 @@ from webhook.adapters.manifest_files import Document, parse_documents, read_docu
 from webhook.adapters.mirror_watcher import MirrorSetWatcher, load_api_client
 from webhook.adapters.registry import DockerConfig, RegistryClient, load_docker_config
 from webhook.adapters.resolver import LookupFunction, TagResolver
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 
 from tests.support.reviews import pod_review, sample
 from tests.support.sources import serving
-from webhook.adapters.http_app import AppSettings, Metrics, create_app, failure_decision
+from webhook.adapters.http_app import AppSettings, create_app, failure_decision
+from webhook.adapters.http_metrics import Metrics
 from webhook.core.decision import Mode, Outcome
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.policy import PolicySettings

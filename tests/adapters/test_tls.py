@@ -28,15 +28,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     CertificatePair,
-    ReloadingServerContext,
     generate_ca,
     generate_serving_certificate,
     load_certificate_pair,
     service_dns_names,
     write_certificate_files,
 )
+from webhook.adapters.tls_serving import ReloadingServerContext
 from webhook.errors import CertificateError
 
 API_SERVER_NAME = "idms-guard.ns.svc"  # what the API server checks: <service>.<namespace>.svc
@@ -609,7 +609,7 @@ def test_broken_renewal_is_logged_once_naming_the_file_without_key_material(
 ) -> None:
     mismatched = CertificatePair(cert_pem=renewed.cert_pem, key_pem=serving.key_pem)
     write_certificate_files(files["tls.crt"].parent, ca, mismatched)
-    with caplog.at_level(logging.WARNING, logger="webhook.adapters.tls"):
+    with caplog.at_level(logging.WARNING, logger="webhook.adapters.tls_serving"):
         for _ in range(3):
             clock.advance(INTERVAL)
             connect(server, files["ca.crt"])

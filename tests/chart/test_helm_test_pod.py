@@ -29,7 +29,7 @@ import yaml
 from tests.support.helm import NAMESPACE, Helm, Rendered
 from tests.support.processes import free_port, running, wait_for
 from tests.support.reviews import pod_review
-from webhook.adapters.tls import generate_ca, write_certificate_files
+from webhook.adapters.tls_certificates import generate_ca, write_certificate_files
 from webhook.main import example_mirror_sets_text
 
 REPO = Path(__file__).parents[2]

@@ -16,7 +16,7 @@ from tests.support.fake_kube import FakeKube
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.processes import PYTHON, free_port, running, wait_for
 from tests.support.reviews import pod_review
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,

@@ -25,7 +25,7 @@ from cryptography import x509
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.processes import PYTHON, free_port, running, stop, wait_for
 from tests.support.reviews import pod_review
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     CertificatePair,
     generate_ca,
     generate_serving_certificate,

@@ -23,7 +23,7 @@ from tests.support.registry import (
     push_image,
 )
 from tests.support.reviews import pod_review
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,

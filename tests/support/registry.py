@@ -52,7 +52,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.support.processes import free_port, running, wait_for
 from webhook.adapters.registry import DockerConfig, RegistryClient
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     CertificatePair,
     generate_ca,
     generate_serving_certificate,

@@ -17,36 +17,36 @@ waits, so the client
   one-line detail that never holds a credential or a token.
 
 Specs: https://github.com/opencontainers/distribution-spec/blob/main/spec.md and
-https://distribution.github.io/distribution/spec/auth/token/ .
+https://distribution.github.io/distribution/spec/auth/token/ . Credentials and the token
+cache live in `registry_tokens`, the naming of faults in `registry_faults`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
 import re
 import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
-from urllib3.exceptions import (
-    HTTPError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+from urllib3.exceptions import HTTPError
 
+from webhook.adapters.registry_faults import network_fault, refusal, shorten
+from webhook.adapters.registry_tokens import (
+    HEADER_VALUE_RE,
+    MAX_TOKEN_BYTES,
+    Credential,
+    TokenCache,
+    basic_authorization,
+    parse_token,
+)
 from webhook.core.auth_challenges import parse_challenges
 from webhook.core.image_reference import parse
 from webhook.core.lookups import Lookup, LookupOutcome
@@ -74,10 +74,6 @@ ACCEPTED_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MA
 """Indexes first: a registry that can answer with the list must not pick one platform."""
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what containers/image accepts for a manifest
-MAX_TOKEN_BYTES = 1024 * 1024
-DEFAULT_TOKEN_SECONDS = 60.0  # the token spec's default when `expires_in` is absent
-TOKEN_MARGIN_SECONDS = 10.0  # a token must outlive the request it is sent with
-MAX_CACHED_TOKENS = 1024
 USER_AGENT = "idms-guard"
 
 _SHA256_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
@@ -93,42 +89,6 @@ def load_docker_config(path: Path) -> DockerConfig:
     except UnicodeDecodeError:
         raise RegistryConfigError(f"{path}: not UTF-8 text") from None
     return DockerConfig.from_json(text, origin=str(path))
-
-
-class _TokenCache:
-    """Bearer tokens per (host, scope), dropped `TOKEN_MARGIN_SECONDS` before they expire."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[_Credential, float]] = {}
-
-    def get(self, key: tuple[str, str]) -> _Credential | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[1] <= self._clock():
-                del self._entries[key]
-                return None
-            return entry[0]
-
-    def put(self, key: tuple[str, str], credential: _Credential, lifetime: float) -> None:
-        now = self._clock()
-        expires = now + lifetime - min(TOKEN_MARGIN_SECONDS, lifetime / 2)
-        with self._lock:
-            if len(self._entries) >= MAX_CACHED_TOKENS:
-                self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
-            if len(self._entries) >= MAX_CACHED_TOKENS:
-                del self._entries[next(iter(self._entries))]  # the oldest insertion
-            self._entries[key] = (credential, expires)
-
-    def discard(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def __repr__(self) -> str:
-        return f"<token cache: {len(self._entries)} tokens>"
 
 
 class RegistryClient:
@@ -154,7 +114,7 @@ class RegistryClient:
         self._credentials = credentials
         self._ca_bundle = ca_bundle
         self._timeout = timeout
-        self._tokens = _TokenCache(clock)
+        self._tokens = TokenCache(clock)
         pools: dict[str, Any] = {
             "num_pools": 32,  # hosts whose connections are kept: mirrors plus token services
             "maxsize": pool_maxsize,
@@ -186,9 +146,9 @@ class RegistryClient:
                 LookupOutcome.TIMEOUT, f"no answer from {target.host} within {budget:g} s"
             )
         except _ServerFaultError as fault:
-            lookup = _failure(target, fault.error, budget, fault.server)
+            lookup = target.answer(*network_fault(fault.error, budget, fault.server))
         except (HTTPError, OSError) as error:
-            lookup = _failure(target, error, budget, target.host)
+            lookup = target.answer(*network_fault(error, budget, target.host))
         log.debug("manifest %s: %s: %s", pull_spec, lookup.outcome.value, lookup.detail)
         return lookup
 
@@ -240,7 +200,7 @@ class RegistryClient:
         return _checked(target, announced.strip(), media_type, f"HTTP 200 from {target.host}")
 
     def _digest_by_get(
-        self, target: _Target, authorization: _Credential | None, deadline: float
+        self, target: _Target, authorization: Credential | None, deadline: float
     ) -> Lookup:
         """Some registries (and proxies in front of them) drop `Docker-Content-Digest`; the
         digest is then the hash of the manifest exactly as served."""
@@ -279,7 +239,7 @@ class RegistryClient:
         if announced is not None and announced.strip() != digest:
             return target.answer(
                 LookupOutcome.BAD_ANSWER,
-                f"{target.host} announced digest {_shorten(announced)} for a manifest "
+                f"{target.host} announced digest {shorten(announced)} for a manifest "
                 f"whose bytes hash to {digest}",
             )
         detail = f"HTTP 200 from {target.host} (digest of the manifest body)"
@@ -287,7 +247,7 @@ class RegistryClient:
 
     def _answer_challenge(
         self, target: _Target, header: str, deadline: float
-    ) -> _Credential | Lookup:
+    ) -> Credential | Lookup:
         """The `Authorization` value that answers a 401, or why there is none."""
         challenges = parse_challenges(header)
         credentials = self._credentials.credentials_for(target.name) if self._credentials else None
@@ -300,7 +260,7 @@ class RegistryClient:
                     f"HTTP 401 from {target.host}: it asks for basic authentication and "
                     f"no credentials cover {target.name}",
                 )
-            return _Credential(_basic(credentials), "basic credentials")
+            return Credential(basic_authorization(credentials), "basic credentials")
         return target.answer(
             LookupOutcome.UNAUTHORIZED,
             f"HTTP 401 from {target.host} without a usable WWW-Authenticate challenge",
@@ -312,14 +272,14 @@ class RegistryClient:
         challenge: Mapping[str, str],
         credentials: tuple[str, str] | None,
         deadline: float,
-    ) -> _Credential | Lookup:
+    ) -> Credential | Lookup:
         realm = challenge.get("realm", "")
         try:
             parts = urlsplit(realm)
             service = f"token service {parts.hostname}" + (f":{parts.port}" if parts.port else "")
         except ValueError:
             parts, service = urlsplit(""), "token service"
-        if parts.scheme != "https" or not parts.hostname or not _URL_RE.fullmatch(realm):
+        if parts.scheme != "https" or not parts.hostname or not HEADER_VALUE_RE.fullmatch(realm):
             # A plain-http realm would carry the pull secret in clear; refuse it, and any
             # realm that http.client would refuse with an exception of its own.
             return target.answer(
@@ -338,7 +298,7 @@ class RegistryClient:
         )
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if credentials is not None:
-            headers["Authorization"] = _basic(credentials)
+            headers["Authorization"] = basic_authorization(credentials)
         try:
             url = f"{realm}{'&' if parts.query else '?'}{query}"
             response = self._request("GET", url, headers, deadline, True)
@@ -355,7 +315,7 @@ class RegistryClient:
                 LookupOutcome.UNAUTHORIZED,
                 f"HTTP {response.status} from {service}: it refused {asked} for {target.host}",
             )
-        token = _parse_token(body) if body is not None else None
+        token = parse_token(body) if body is not None else None
         if token is None:
             detail = (
                 f"HTTP {response.status} from {service}" if not ok else f"{service} sent no token"
@@ -363,7 +323,7 @@ class RegistryClient:
             return target.answer(LookupOutcome.BAD_ANSWER, detail)
         log.debug("bearer token for %s %s from %s", target.host, target.scope, service)
         shown = "a bearer token" if credentials else "an anonymous bearer token"
-        credential = _Credential(f"Bearer {token[0]}", shown)
+        credential = Credential(f"Bearer {token[0]}", shown)
         self._tokens.put((target.host.lower(), target.scope), credential, token[1])
         return credential
 
@@ -452,15 +412,7 @@ class _Target:
         return Lookup(self.pull_spec, outcome, digest, media_type, detail)
 
 
-@dataclass(frozen=True, slots=True)
-class _Credential:
-    """An `Authorization` header value, and how to name it in a detail without showing it."""
-
-    header: str = field(repr=False)
-    shown: str
-
-
-def _headers(authorization: _Credential | None) -> dict[str, str]:
+def _headers(authorization: Credential | None) -> dict[str, str]:
     # identity: the digest is of the bytes as stored, so nothing may re-encode them.
     headers = {"Accept": ", ".join(ACCEPTED_MEDIA_TYPES), "Accept-Encoding": "identity"}
     headers["User-Agent"] = USER_AGENT
@@ -469,64 +421,29 @@ def _headers(authorization: _Credential | None) -> dict[str, str]:
     return headers
 
 
-def _basic(credentials: tuple[str, str]) -> str:
-    user, password = credentials
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
-_TOKEN_VALUE_RE = re.compile(r"[\x21-\x7e]+", re.ASCII)  # printable, no spaces: a header value
-_URL_RE = _TOKEN_VALUE_RE  # the same rule keeps a realm URL free of spaces and controls
-
-
-def _parse_token(body: bytes) -> tuple[str, float] | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    token = document.get("token") or document.get("access_token")
-    if not isinstance(token, str) or not _TOKEN_VALUE_RE.fullmatch(token):
-        return None
-    expires_in = document.get("expires_in")
-    lifetime = DEFAULT_TOKEN_SECONDS
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
-        lifetime = float(expires_in)
-    return token, lifetime
-
-
 def _checked(target: _Target, digest: str, media_type: str | None, detail: str) -> Lookup:
     if target.digest is not None and digest != target.digest:
         return target.answer(
             LookupOutcome.BAD_ANSWER,
-            f"{target.host} answered digest {_shorten(digest)} for {target.digest}",
+            f"{target.host} answered digest {shorten(digest)} for {target.digest}",
         )
     if target.digest is None and not _SHA256_DIGEST_RE.fullmatch(digest):
         return target.answer(
             LookupOutcome.BAD_ANSWER,
-            f"invalid Docker-Content-Digest {_shorten(digest)} from {target.host}",
+            f"invalid Docker-Content-Digest {shorten(digest)} from {target.host}",
         )
     return target.answer(LookupOutcome.FOUND, detail, digest, media_type)
 
 
-def _refused(target: _Target, status: int, authorization: _Credential | None) -> Lookup:
-    where = f"HTTP {status} from {target.host}"
-    if status == 404:
-        return target.answer(LookupOutcome.NOT_FOUND, where)
-    if status in (401, 403):
-        how = f"with {authorization.shown}" if authorization else "without credentials"
-        return target.answer(LookupOutcome.UNAUTHORIZED, f"{where} {how}")
-    if 300 <= status < 400:
-        return target.answer(
-            LookupOutcome.BAD_ANSWER, f"{where}: redirects are not followed for manifests"
-        )
-    return target.answer(LookupOutcome.BAD_ANSWER, where)
+def _refused(target: _Target, status: int, authorization: Credential | None) -> Lookup:
+    shown = authorization.shown if authorization else None
+    return target.answer(*refusal(status, target.host, shown))
 
 
 def _wrong_media_type(target: _Target, media_type: str) -> Lookup:
     return target.answer(
         LookupOutcome.BAD_ANSWER,
-        f"{target.host} answered with media type {_shorten(media_type)}, not a manifest "
+        f"{target.host} answered with media type {shorten(media_type)}, not a manifest "
         "or index this client accepts",
     )
 
@@ -605,61 +522,3 @@ def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
             ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
-
-
-def _failure(target: _Target, error: BaseException, budget: float, server: str) -> Lookup:
-    """A network fault, named for the person reading the warning."""
-    unreachable, timeout = LookupOutcome.UNREACHABLE, LookupOutcome.TIMEOUT
-    verification = _find_cause(error, ssl.SSLCertVerificationError)
-    if verification is not None:
-        reason = verification.verify_message or verification.reason or str(verification)
-        return target.answer(
-            unreachable, f"TLS certificate verification failed for {server}: {reason}"
-        )
-    if isinstance(error, SSLError | ssl.SSLError):
-        tls_error = _find_cause(error, ssl.SSLError)
-        reason = (tls_error.reason if tls_error is not None else None) or _reason(error)
-        return target.answer(unreachable, f"TLS handshake with {server} failed: {reason}")
-    if isinstance(error, NameResolutionError):
-        return target.answer(unreachable, f"cannot resolve {server}: {_reason(error)}")
-    if isinstance(error, NewConnectionError):  # before timeouts: it subclasses one
-        return target.answer(unreachable, f"cannot connect to {server}: {_reason(error)}")
-    if isinstance(error, Urllib3TimeoutError | TimeoutError):
-        return target.answer(timeout, f"no answer from {server} within {budget:g} s")
-    if isinstance(error, ProtocolError):
-        return target.answer(unreachable, f"connection to {server} broke: {_reason(error)}")
-    return target.answer(unreachable, f"{type(error).__name__} talking to {server}")
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """The error and what it wraps (urllib3 keeps causes in `args` and `__cause__`)."""
-    seen: list[BaseException] = []
-    pending = [error]
-    while pending and len(seen) < 16:
-        current = pending.pop(0)
-        if any(current is known for known in seen):
-            continue
-        seen.append(current)
-        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
-        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
-    return seen
-
-
-_E = TypeVar("_E", bound=BaseException)
-
-
-def _find_cause(error: BaseException, kind: type[_E]) -> _E | None:
-    return next((cause for cause in _causes(error) if isinstance(cause, kind)), None)
-
-
-def _reason(error: BaseException) -> str:
-    for cause in _causes(error):
-        if isinstance(cause, OSError) and cause.strerror:
-            return cause.strerror
-    innermost = _causes(error)[-1]
-    return str(innermost) or type(innermost).__name__
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    """A registry's header as it came, cut short: it is input, and may be anything."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,13 +1,9 @@
-"""The webhook's TLS: certificates made with `cryptography`, served with the stdlib `ssl`.
+"""Certificates for the webhook, made and checked with `cryptography` (`idms-guard certs`).
 
 The API server only calls admission webhooks over HTTPS, checks the certificate against the
 `caBundle` of the webhook configuration and the name `<service>.<namespace>.svc`, so the
-serving certificate carries that name and the CA is handed to the chart.
-
-Certificates are renewed on disk (cert-manager, OpenShift's service-ca, kubelet swapping a
-Secret volume), but an `ssl.SSLContext` keeps the pair it loaded at start. Rather than
-restart gunicorn, `ReloadingServerContext` swaps a freshly loaded context into each new
-connection from OpenSSL's SNI callback; connections already open keep theirs.
+serving certificate carries that name and the CA is handed to the chart. Serving them is
+`tls_serving`'s job; this module only writes and reads the files.
 
 Every failure is a `CertificateError` whose one-line message names the file and the
 problem, never OpenSSL's traceback, and never the key material.
@@ -18,17 +14,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import logging
 import os
-import socket
-import ssl
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -43,12 +33,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from webhook.errors import CertificateError
 
-log = logging.getLogger(__name__)
-
 CA_CERT_FILE = "ca.crt"
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
-CLIENT_STALL_SECONDS = 5.0
 """The key names of a `kubernetes.io/tls` Secret (plus `ca.crt`), so a directory written
 here can be turned into that Secret, or mounted from one, unchanged."""
 
@@ -173,78 +160,6 @@ def load_certificate_pair(cert_path: Path, key_path: Path) -> CertificatePair:
     return CertificatePair(cert_pem, key_pem)
 
 
-class ReloadingServerContext:
-    """TLS 1.2+ server context that serves a certificate renewed on disk on new connections,
-    without a restart.
-
-    OpenSSL calls the SNI callback on every ClientHello, with or without a server name, before
-    it picks the certificate; the callback points the connection at the newest context. The
-    files are looked at (mtime, size, inode: a Secret volume swaps a symlink, so the inode
-    changes even when the size does not) at most every `check_interval` seconds, so a busy
-    server does not stat them per connection. One instance serves all threads of a worker:
-    the check and the swap hold a lock.
-    """
-
-    def __init__(
-        self,
-        cert_path: Path,
-        key_path: Path,
-        check_interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._cert_path = cert_path
-        self._key_path = key_path
-        self._check_interval = check_interval
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._seen = _file_signature(cert_path, key_path)
-        # A pair that is broken at start is an error (the pod must not become ready), unlike
-        # a broken renewal, which must not take down a server that works.
-        self._current = _server_context(cert_path, key_path)
-        self._checked_at = clock()
-        self._outer = self._current
-        self._outer.sni_callback = self._on_client_hello
-
-    def context(self) -> ssl.SSLContext:
-        """The context to hand to the server (gunicorn's `ssl_context` hook)."""
-        return self._outer
-
-    def _on_client_hello(
-        self,
-        connection: ssl.SSLObject | ssl.SSLSocket,
-        server_name: str | None,
-        context: ssl.SSLContext,
-    ) -> None:
-        # Must not raise: an exception here aborts the handshake (and is "unraisable").
-        latest = self._latest()
-        if latest is not context:
-            connection.context = latest
-
-    def _latest(self) -> ssl.SSLContext:
-        with self._lock:
-            now = self._clock()
-            if now - self._checked_at >= self._check_interval:
-                self._checked_at = now
-                self._reload_if_changed()
-            return self._current
-
-    def _reload_if_changed(self) -> None:
-        signature = _file_signature(self._cert_path, self._key_path)
-        if signature == self._seen:
-            return
-        # Remembered even when the load fails: one warning per change, not one per check.
-        # A writer that finishes the pair changes the signature again and is retried.
-        self._seen = signature
-        try:
-            self._current = _server_context(self._cert_path, self._key_path)
-        except CertificateError as error:
-            log.warning("keeping the previous TLS certificate: %s", error)
-        except Exception as error:  # this runs inside OpenSSL's callback: nothing may escape
-            log.warning("keeping the previous TLS certificate: %s: %r", self._cert_path, error)
-        else:
-            log.info("serving the renewed TLS certificate from %s", self._cert_path)
-
-
 _ISSUER_KEY_TYPES = (
     rsa.RSAPrivateKey,
     ec.EllipticCurvePrivateKey,
@@ -252,50 +167,6 @@ _ISSUER_KEY_TYPES = (
     ed448.Ed448PrivateKey,
     dsa.DSAPrivateKey,
 )
-
-FileSignature = tuple[tuple[int, int, int] | None, ...]
-
-
-class _StallBoundedContext(ssl.SSLContext):
-    """gunicorn's threaded worker reads a new connection's handshake and first request on a
-    blocking socket: a client that sends one byte and stops would hold a thread forever,
-    and a handful of them the whole webhook. Each wrapped socket gets a time limit; the
-    API server sends its review at once."""
-
-    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock.settimeout(CLIENT_STALL_SECONDS)
-        return super().wrap_socket(sock, *args, **kwargs)
-
-
-def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
-    # Checked first with cryptography to say in words what is wrong; OpenSSL alone would
-    # answer "[SSL] PEM lib" or, for an encrypted key, prompt on the terminal.
-    load_certificate_pair(cert_path, key_path)
-    context = _StallBoundedContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= (
-        ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
-    )
-    try:
-        # The files may have changed since they were checked; OpenSSL checks the pair again.
-        context.load_cert_chain(cert_path, key_path, password=b"")
-    except OSError as error:
-        detail = getattr(error, "reason", None) or _reason(error)
-        raise CertificateError(
-            f"{cert_path}, {key_path}: OpenSSL rejected the pair: {detail}"
-        ) from None
-    return context
-
-
-def _file_signature(*paths: Path) -> FileSignature:
-    def one(path: Path) -> tuple[int, int, int] | None:
-        try:
-            status = path.stat()
-        except OSError:
-            return None
-        return (status.st_mtime_ns, status.st_size, status.st_ino)
-
-    return tuple(one(path) for path in paths)
 
 
 def _parse_pair(

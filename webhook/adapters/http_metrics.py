@@ -1,0 +1,82 @@
+"""The app's Prometheus metrics (`prometheus_client`): requests, latency, findings, and
+the state of the mirror index in use, read when `/metrics` is scraped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from webhook.core.decision import Outcome
+from webhook.core.mirror_index import IndexState
+
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """One registry per app, so that tests can build several apps in one process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "idms_guard_admission_requests",
+            "Admission requests by endpoint and outcome.",
+            ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "idms_guard_admission_duration_seconds",
+            "Time to answer an admission request.",
+            ["endpoint", "outcome"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.findings = Counter(
+            "idms_guard_findings",
+            "Images that would not be pulled through a mirror, by reason and mode.",
+            ["reason", "mode"],
+            registry=self.registry,
+        )
+        self.index_tables = Gauge(
+            "idms_guard_mirror_index_tables",
+            "registries.conf tables in the mirror index in use.",
+            registry=self.registry,
+        )
+        self.index_rules = Gauge(
+            "idms_guard_mirror_index_rules",
+            "Mirror-set entries (source → mirrors) the index was built from.",
+            registry=self.registry,
+        )
+        self.index_generation = Gauge(
+            "idms_guard_mirror_index_generation",
+            "How many times the mirror index has been rebuilt since start.",
+            registry=self.registry,
+        )
+        self.last_change = Gauge(
+            "idms_guard_mirror_sets_last_change_timestamp_seconds",
+            "When the mirror index in use was built (Unix time).",
+            registry=self.registry,
+        )
+        self.last_sync = Gauge(
+            "idms_guard_mirror_sets_last_sync_timestamp_seconds",
+            "When the cluster watch last confirmed it is current (Unix time; 0: no watch).",
+            registry=self.registry,
+        )
+
+    def answered(self, endpoint: str, outcome: Outcome, seconds: float) -> None:
+        self.requests.labels(endpoint, outcome.value).inc()
+        self.latency.labels(endpoint, outcome.value).observe(seconds)
+
+    def follow(
+        self, state: Callable[[], IndexState], last_sync: Callable[[], float | None] | None
+    ) -> None:
+        """Read the index state (and the watch's last sync) at each scrape, not per request."""
+        self.index_tables.set_function(lambda: len(state().index))
+        self.index_rules.set_function(lambda: state().rules)
+        self.index_generation.set_function(lambda: state().generation)
+        self.last_change.set_function(lambda: state().loaded_at)
+        self.last_sync.set_function(lambda: (last_sync() if last_sync else None) or 0.0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
