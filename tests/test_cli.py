@@ -381,3 +381,21 @@ def test_the_demo_on_a_taken_port_is_one_line_before_anything_starts() -> None:
         f"idms-guard: error: cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose --port\n"
     )
+
+
+def test_serve_exempt_namespace_adds_to_the_default_and_own_namespace_exemptions() -> None:
+    from webhook.cli import build_parser, serve_settings
+
+    args = build_parser().parse_args(
+        ["serve", "--cert", "c", "--key", "k", "--exempt-namespace", "team-x"]
+    )
+    settings = serve_settings(args, {"POD_NAMESPACE": "idms-guard"})
+    assert settings.exempt_namespaces == ("kube-*", "openshift-*", "team-x", "idms-guard")
+
+
+def test_serve_exempt_namespace_adds_to_the_environments_exemptions() -> None:
+    from webhook.cli import build_parser, serve_settings
+
+    args = build_parser().parse_args(["serve", "--exempt-namespace", "team-x"])
+    settings = serve_settings(args, {"IDMS_GUARD_EXEMPT_NAMESPACES": "kube-system,infra"})
+    assert settings.exempt_namespaces == ("kube-system", "infra", "team-x")

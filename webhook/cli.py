@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,6 +27,7 @@ from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    add_exempt_namespace_option,
     add_mirror_set_options,
     add_registry_options,
     dns_label,
@@ -69,7 +70,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT
 def main(
     argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
 ) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args, stdout, stderr)
@@ -156,11 +157,15 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return _serve_demo(args, stdout)
     if not (args.cert and args.key):
         raise UsageError("serve needs --cert FILE and --key FILE (or --demo)")
-    settings = Settings.from_env(os.environ)
+    serve(serve_settings(args, os.environ), _server_options(args, Path(args.cert), Path(args.key)))
+    return EXIT_OK
+
+
+def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The environment's settings, then the options given, then the release namespace."""
+    settings = Settings.from_env(environ).with_exempt_namespaces(args.exempt_namespace)
     if args.mirror_sets:
         settings = replace(settings, mirror_set_paths=tuple(args.mirror_sets))
-    if args.exempt_namespace:
-        settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
     if args.kubeconfig:
         settings = replace(settings, kubeconfig=args.kubeconfig)
     if args.no_cluster:
@@ -169,9 +174,7 @@ def _serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         settings = replace(settings, registry_auth=args.registry_auth)
     if args.registry_ca:
         settings = replace(settings, registry_ca=args.registry_ca)
-    settings = settings.with_release_namespace(os.environ.get("POD_NAMESPACE", ""))
-    serve(settings, _server_options(args, Path(args.cert), Path(args.key)))
-    return EXIT_OK
+    return settings.with_release_namespace(environ.get("POD_NAMESPACE", ""))
 
 
 def _serve_demo(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -219,7 +222,7 @@ def _certs(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="idms-guard",
         description="Keep pods on disconnected clusters pulling through their mirrors.",
@@ -304,12 +307,7 @@ def _add_serve(commands: Any) -> None:
     serve_command.add_argument("--port", type=port, default=8443, help="default: %(default)s")
     serve_command.add_argument("--workers", type=positive, default=1, help="processes")
     serve_command.add_argument("--threads", type=positive, default=8, help="threads per worker")
-    serve_command.add_argument(
-        "--exempt-namespace",
-        action="append",
-        metavar="PATTERN",
-        help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
-    )
+    add_exempt_namespace_option(serve_command)
     add_registry_options(serve_command)
     serve_command.add_argument(
         "--kubeconfig",

@@ -42,6 +42,18 @@ def add_mirror_set_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_exempt_namespace_option(command: argparse.ArgumentParser) -> None:
+    """For every command that applies the webhook's namespace exemptions."""
+    command.add_argument(
+        "--exempt-namespace",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="also exempt these namespaces (fnmatch, repeatable), besides kube-*, openshift-* "
+        "(or IDMS_GUARD_EXEMPT_NAMESPACES) and POD_NAMESPACE",
+    )
+
+
 def add_registry_options(command: argparse.ArgumentParser) -> None:
     """For every command that asks a registry for a digest."""
     command.add_argument(

@@ -7,7 +7,7 @@ are comma-separated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -59,11 +59,15 @@ class Settings:
             values[setting.name] = _convert(setting.name, raw, getattr(cls(), setting.name))
         return cls(**values)
 
+    def with_exempt_namespaces(self, patterns: Iterable[str]) -> Settings:
+        """More exemptions on top of those already set (`--exempt-namespace` adds: replacing
+        the defaults would put kube-system and openshift-* under the policy)."""
+        added = tuple(dict.fromkeys((*self.exempt_namespaces, *patterns)))
+        return replace(self, exempt_namespaces=added)
+
     def with_release_namespace(self, namespace: str) -> Settings:
         """The webhook's own namespace is always exempt, or it could block its own pods."""
-        if not namespace or namespace in self.exempt_namespaces:
-            return self
-        return replace(self, exempt_namespaces=(*self.exempt_namespaces, namespace))
+        return self.with_exempt_namespaces([namespace] if namespace else [])
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

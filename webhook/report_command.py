@@ -12,14 +12,19 @@ import argparse
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import replace
 from itertools import groupby
 from operator import attrgetter
 from typing import TextIO
 
 from webhook.adapters.kube_inventory import MODE_LABEL, list_namespaces, scan
 from webhook.adapters.mirror_watcher import list_mirror_sets, load_api_client
-from webhook.cli_common import EXIT_FINDINGS, EXIT_OK, warn, warn_about
+from webhook.cli_common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_exempt_namespace_option,
+    warn,
+    warn_about,
+)
 from webhook.config import Settings
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
@@ -61,12 +66,7 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default=[],
         help="judge with these IDMS/ITMS/ICSP files instead of the cluster's",
     )
-    report.add_argument(
-        "--exempt-namespace",
-        action="append",
-        metavar="PATTERN",
-        help="namespaces never checked (repeatable; default: kube-*, openshift-*)",
-    )
+    add_exempt_namespace_option(report)
     report.set_defaults(run=run_report)
 
 
@@ -114,10 +114,8 @@ def _judge(
 
 
 def _policy(args: argparse.Namespace) -> PolicySettings:
-    settings = Settings.from_env(os.environ)
-    if args.exempt_namespace:
-        settings = replace(settings, exempt_namespaces=tuple(args.exempt_namespace))
-    return settings.policy
+    settings = Settings.from_env(os.environ).with_exempt_namespaces(args.exempt_namespace)
+    return settings.with_release_namespace(os.environ.get("POD_NAMESPACE", "")).policy
 
 
 def _hint(args: argparse.Namespace) -> str:

@@ -219,3 +219,9 @@ def test_connection_problems_exit_2_with_one_line(
     assert stderr.startswith("idms-guard: error: ")
     assert stderr.count("\n") == 1
     assert re.search(message, stderr), stderr
+
+
+def test_exempt_namespace_adds_to_the_default_exemptions(kubeconfig: str) -> None:
+    code, stdout, _ = report("--kubeconfig", kubeconfig, "-o", "json", "--exempt-namespace", "shop")
+    assert code == 1
+    assert found(stdout) == [row for row in EXPECTED if row[0] != "shop"]  # not openshift-*
