@@ -107,6 +107,13 @@ def test_an_update_that_changed_no_image_is_not_mutated() -> None:
     assert plan_for(pod_review({"web": APP}, operation="UPDATE")).skipped is Outcome.UNCHANGED
 
 
+def test_an_update_inserting_a_container_pins_only_the_new_one() -> None:
+    side = "registry.example.com/team/side:1"
+    body = pod_review({"side": side, "web": APP}, operation="UPDATE", old_containers={"web": APP})
+    plan = plan_for(body)
+    assert [(p.site.pointer, p.image) for p in plan.plans] == [("/spec/containers/0/image", side)]
+
+
 @pytest.mark.parametrize(
     ("body", "outcome"),
     [

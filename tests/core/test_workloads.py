@@ -316,7 +316,7 @@ OLD = pod(containers=[{"name": "app", "image": "a:1"}], volumes=[{"name": "v", "
     [
         pytest.param({**OLD, "metadata": {"labels": {"l": "v"}}}, [], id="label-edit"),
         pytest.param(
-            pod(containers=[{"name": "app", "image": "a:2"}], volumes=[{"image": {}}]),
+            pod(containers=[{"name": "app", "image": "a:2"}], volumes=[{"name": "v", "image": {}}]),
             [("/spec/containers/0/image", "a:2")],
             id="changed-image",
         ),
@@ -331,7 +331,7 @@ OLD = pod(containers=[{"name": "app", "image": "a:1"}], volumes=[{"name": "v", "
             id="added-container-without-image",
         ),
         pytest.param(
-            pod(containers=[{"name": "app"}], volumes=[{"image": {}}]),
+            pod(containers=[{"name": "app"}], volumes=[{"name": "v", "image": {}}]),
             [("/spec/containers/0/image", None)],
             id="image-removed",
         ),
@@ -344,6 +344,35 @@ OLD = pod(containers=[{"name": "app", "image": "a:1"}], volumes=[{"name": "v", "
             id="image-volume-reference-set",
         ),
         pytest.param(pod(containers=[]), [], id="container-removed"),
+        pytest.param(
+            pod(containers=[{"name": "side", "image": "s"}, {"name": "app", "image": "a:1"}]),
+            [("/spec/containers/0/image", "s")],
+            id="container-inserted-before-an-unchanged-one",
+        ),
+        pytest.param(
+            pod(
+                containers=[{"name": "app", "image": "a:1"}],
+                volumes=[
+                    {"name": "new", "image": {"reference": "r"}},
+                    {"name": "v", "image": {}},
+                ],
+            ),
+            [("/spec/volumes/0/image/reference", "r")],
+            id="image-volume-inserted-before-an-unchanged-one",
+        ),
+        pytest.param(
+            pod(containers=[{"name": "renamed", "image": "a:1"}]),
+            [("/spec/containers/0/image", "a:1")],
+            id="renamed-container",
+        ),
+        pytest.param(
+            pod(
+                initContainers=[{"name": "app", "image": "a:1"}],
+                containers=[{"name": "app", "image": "a:1"}],
+            ),
+            [("/spec/initContainers/0/image", "a:1")],
+            id="same-name-in-another-list",
+        ),
     ],
 )
 def test_changed_sites_are_those_whose_image_differs_from_the_old_object(

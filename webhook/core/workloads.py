@@ -75,7 +75,6 @@ _CONTAINER_LISTS = (
     ("containers", ContainerType.CONTAINER),
     ("ephemeralContainers", ContainerType.EPHEMERAL_CONTAINER),
 )
-_ABSENT = object()
 
 
 def pointer(*tokens: str | int) -> str:
@@ -99,17 +98,26 @@ def image_sites(group: str, kind: str, obj: Any) -> tuple[ImageSite, ...]:
 
 
 def changed_sites(group: str, kind: str, new: Any, old: Any) -> tuple[ImageSite, ...]:
-    """The sites of `new` whose image is not the one at the same pointer in `old`.
+    """The sites of `new` whose image is not the one the same-named entry of the same list
+    (containers, initContainers, ephemeralContainers, volumes) had in `old`.
 
     An UPDATE that changed no image (a label edit, a scale) must yield nothing: mutating it
     is what caused ReplicaSet storms and GitOps drift elsewhere (DESIGN.md). And on the
     `pods/ephemeralcontainers` subresource only the added container is the user's doing.
+    Entries are matched by name, not position: a container inserted before another must
+    not make the other look new (and be re-judged, or re-pinned).
     """
     sites = image_sites(group, kind, new)
     if not isinstance(old, Mapping):
         return sites
-    before = {site.pointer: site.image for site in image_sites(group, kind, old)}
-    return tuple(site for site in sites if before.get(site.pointer, _ABSENT) != site.image)
+    before: dict[tuple[ContainerType, str], set[str | None]] = {}
+    for site in image_sites(group, kind, old):
+        before.setdefault((site.container_type, site.container), set()).add(site.image)
+    return tuple(
+        site
+        for site in sites
+        if site.image not in before.get((site.container_type, site.container), ())
+    )
 
 
 def owned_by_controller(obj: Any) -> bool:
