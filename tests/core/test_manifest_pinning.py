@@ -12,7 +12,12 @@ from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.policy import PolicySettings
 
 INDEX = MirrorIndex.from_config(
-    load_mirror_sets([mirror_object("idms", "a", [entry("quay.io/acme", "m.local/acme")])])
+    load_mirror_sets(
+        [
+            mirror_object("idms", "a", [entry("quay.io/acme", "m.local/acme")]),
+            mirror_object("itms", "t", [entry("quay.io/tags", "m.local/tags")]),
+        ]
+    )
 )
 
 
@@ -31,6 +36,13 @@ def test_exempt_images_are_not_planned() -> None:
     internal = "image-registry.openshift-image-registry.svc:5000/ns/app:1"
     planned = planned_pins(pod(internal, "quay.io/acme/app:1"), INDEX, PolicySettings())
     assert [pin.plan.image for pin in planned] == ["quay.io/acme/app:1"]
+
+
+def test_a_tag_an_image_tag_mirror_set_serves_is_left_unsaid() -> None:
+    planned = planned_pins(
+        pod("quay.io/tags/app:1", "docker.io/library/nginx:1"), INDEX, PolicySettings()
+    )
+    assert [pin.plan.image for pin in planned] == ["docker.io/library/nginx:1"]
 
 
 def test_an_edit_replaces_the_image_on_its_line_only() -> None:

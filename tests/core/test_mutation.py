@@ -23,7 +23,10 @@ DIGEST = "sha256:" + "e" * 64
 APP = "registry.example.com/team/web:2.1"
 INDEX = MirrorIndex.from_config(
     load_mirror_sets(
-        [mirror_object("idms", "team", [entry("registry.example.com/team", "m.local/team")])]
+        [
+            mirror_object("idms", "team", [entry("registry.example.com/team", "m.local/team")]),
+            mirror_object("itms", "tags", [entry("registry.example.com/tags", "m.local/tags")]),
+        ]
     )
 )
 
@@ -137,6 +140,12 @@ def test_requests_left_untouched(body: dict[str, Any], outcome: Outcome) -> None
     plan = plan_for(body)
     assert plan.skipped is outcome
     assert mutation_answer(plan, {}).patch == []
+
+
+def test_a_tag_an_image_tag_mirror_set_serves_is_not_warned_about() -> None:
+    plan = plan_for(pod_review({"web": "registry.example.com/tags/web:1"}))
+    assert plan.skipped is Outcome.NOTHING_TO_PIN
+    assert mutation_answer(plan, {}).decision.warnings == ()
 
 
 def test_an_exempt_image_is_not_pinned_nor_warned_about() -> None:

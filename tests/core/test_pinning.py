@@ -100,8 +100,12 @@ def test_no_lookup_goes_to_a_host_chosen_by_the_pod_spec(image: str) -> None:
     assert plan.unpinnable
 
 
+def test_a_tag_an_image_tag_mirror_set_serves_but_no_digest_mirror_is_left_unsaid() -> None:
+    assert pin_plan(site("ghcr.io/team/app:1"), INDEX) is None  # the tag pull works as it is
+
+
 def test_a_tag_whose_digest_pull_no_mirror_serves_is_not_pinned() -> None:
-    plan = pin_plan(site("ghcr.io/team/app:1"), INDEX)
+    plan = pin_plan(site("docker.io/library/nginx:1.27"), INDEX)
     assert plan is not None
     assert plan.lookup_specs == ()
     assert plan.unpinnable == "no ImageDigestMirrorSet would serve it by digest"

@@ -50,8 +50,6 @@ def planned_pins(
             if site.image is None or image_exempt(site.image, settings):
                 continue
             plan = pin_plan(site, index, include_source)
-            if plan is not None and plan.unpinnable and index.on_mirror(plan.reference.name):
-                continue
             if plan is not None:
                 planned.append(PlannedPin(obj.path, obj.line_of(obj.pointer + site.pointer), plan))
     return planned

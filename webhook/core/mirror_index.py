@@ -116,6 +116,14 @@ class MirrorIndex:
             name[end] == "/" and name[:end] in self._mirror_scopes for end in range(1, len(name))
         )
 
+    def serves(self, plan: PullPlan) -> bool:
+        """Whether the pull works in a disconnected cluster: the node tries a mirror that is
+        not blocked, or the image is named inside a mirror location and reachable there."""
+        reachable = plan.reachable
+        if any(candidate.role is Role.MIRROR for candidate in reachable):
+            return True
+        return bool(reachable) and self.on_mirror(plan.reference.name)
+
     def find_table(self, name: str) -> RegistryTable | None:
         """The single table containers/image uses for repository `name`: the longest prefix
         that matches, ties going to the smaller prefix in byte order (spec §4.1)."""

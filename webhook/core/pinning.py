@@ -35,7 +35,8 @@ class PinPlan:
 
 def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) -> PinPlan | None:
     """The plan for one site, or None when there is nothing to pin (a digest already, a
-    short name, or no valid reference: the validating endpoint reports those)."""
+    short name, or no valid reference: the validating endpoint reports those), or nothing
+    to say (the tag pull is served by a mirror, though no digest mirror would be)."""
     if site.image is None:
         return None
     try:
@@ -46,6 +47,8 @@ def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) 
     if runtime.short_name or reference.by_digest:
         return None
     if not _digest_pull_is_mirrored(reference, index):
+        if index.serves(index.candidates(reference)):
+            return None  # an ImageTagMirrorSet serves the tag: it works as written
         reason = "no ImageDigestMirrorSet would serve it by digest"
         return PinPlan(site, site.image, reference, (), reason)
     specs = index.tag_lookup_specs(reference, include_source)
@@ -63,10 +66,7 @@ def pinned_image(image: str, digest: str, keep_tag: bool = False) -> str:
 
 def _digest_pull_is_mirrored(reference: ImageReference, index: MirrorIndex) -> bool:
     probe = ImageReference(reference.domain, reference.path, None, _PROBE_DIGEST)
-    plan = index.candidates(probe)
-    if any(candidate.role is Role.MIRROR for candidate in plan.reachable):
-        return True
-    return bool(plan.reachable) and index.on_mirror(reference.name)
+    return index.serves(index.candidates(probe))
 
 
 def digest_checks(

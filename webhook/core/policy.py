@@ -123,13 +123,10 @@ def _plan_finding(
         problem = f"the node cannot build its list of mirrors: {plan.error}"
         fix = "drop the port or fix the mirror"
         return Finding(site, Reason.INVALID_REFERENCE, problem, fix, "no valid mirror path")
-    reachable = plan.reachable
-    if any(candidate.role is Role.MIRROR for candidate in reachable):
-        return None
-    if reachable and index.on_mirror(plan.reference.name):
+    if index.serves(plan):
         return None
     advice = _Advice(plan, index, digest)
-    if not reachable:
+    if not plan.reachable:
         return advice.blocked(site)
     if plan.reference.by_digest:
         return advice.digest_not_mirrored(site)
