@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from webhook.core.policy import INTERNAL_REGISTRY, PolicySettings
+from webhook.core.policy import INTERNAL_REGISTRY_IMAGES, PolicySettings
 from webhook.errors import UsageError
 
 ENV_PREFIX = "IDMS_GUARD_"
@@ -21,7 +21,7 @@ ENV_PREFIX = "IDMS_GUARD_"
 class Settings:
     mirror_set_paths: tuple[str, ...] = ()
     exempt_namespaces: tuple[str, ...] = ("kube-*", "openshift-*")
-    exempt_images: tuple[str, ...] = (INTERNAL_REGISTRY,)
+    exempt_images: tuple[str, ...] = INTERNAL_REGISTRY_IMAGES
     max_body_bytes: int = 8 * 1024 * 1024
     """The API server sends objects up to ~3 MiB (object + oldObject); more is refused."""
     mirror_set_poll_seconds: float = 5.0

@@ -205,6 +205,7 @@ def test_exemptions_reach_the_app_settings(helm: Helm) -> None:
     assert settings.exempt_namespaces == ("kube-*", "openshift-*")
     assert settings.exempt_images == (
         "image-registry.openshift-image-registry.svc:5000/*",
+        "image-registry.openshift-image-registry.svc.cluster.local:5000/*",
         "mirror.corp.example:8443/*",
     )
     assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}

@@ -63,3 +63,18 @@ def test_a_short_name_without_any_mirror_says_to_mirror_it_too() -> None:
     result = image_finding(site, index_of(), PolicySettings())
     assert result is not None
     assert result.fix == "write the registry, e.g. docker.io/library/busybox:latest, and mirror it"
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        pytest.param("image-registry.openshift-image-registry.svc:5000", id="short-name"),
+        pytest.param(
+            "image-registry.openshift-image-registry.svc.cluster.local:5000", id="long-name"
+        ),
+    ],
+)
+def test_the_openshift_internal_registry_is_exempt_by_default_under_either_name(
+    registry: str,
+) -> None:
+    assert finding(index_of(), f"{registry}/apps/web:latest") is None

@@ -18,8 +18,12 @@ from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
 from webhook.core.workloads import ImageSite
 
 IMAGE_SHOWN_MAX = 600  # a valid reference is at most ~520 characters
-# The OpenShift internal registry is always reachable from nodes.
-INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000/*"
+# The OpenShift internal registry is always reachable from nodes, under its Service's short
+# name (what OpenShift writes into image streams) and its fully-qualified one.
+INTERNAL_REGISTRY_IMAGES = (
+    "image-registry.openshift-image-registry.svc:5000/*",
+    "image-registry.openshift-image-registry.svc.cluster.local:5000/*",
+)
 
 
 class Reason(Enum):
@@ -59,7 +63,7 @@ class Finding:
 class PolicySettings:
     exempt_namespaces: tuple[str, ...] = ("kube-*", "openshift-*")
     """fnmatch patterns; the chart adds its own release namespace."""
-    exempt_images: tuple[str, ...] = (INTERNAL_REGISTRY,)
+    exempt_images: tuple[str, ...] = INTERNAL_REGISTRY_IMAGES
     """fnmatch patterns on the image as written and on its normalized form."""
 
 
