@@ -66,11 +66,11 @@ def read_review(body: Any) -> AdmissionRequest:
     request = body.get("request")
     if not isinstance(request, Mapping):
         raise AdmissionReviewError("request: required, must be an object")
-    uid = _string(request, "uid", required=True)
+    uid = _string(request, "request", "uid", required=True)
     kind = request.get("kind")
     if not isinstance(kind, Mapping) or not isinstance(kind.get("kind"), str):
         raise AdmissionReviewError("request.kind: required, must be {group, version, kind}")
-    operation = _string(request, "operation", required=True)
+    operation = _string(request, "request", "operation", required=True)
     if operation not in OPERATIONS:
         raise AdmissionReviewError(f"request.operation: must be one of {', '.join(OPERATIONS)}")
     for key in ("object", "oldObject"):
@@ -79,16 +79,16 @@ def read_review(body: Any) -> AdmissionRequest:
     user = request.get("userInfo")
     return AdmissionRequest(
         uid=uid,
-        group=_string(kind, "group"),
+        group=_string(kind, "request.kind", "group"),
         kind=kind["kind"],
-        sub_resource=_string(request, "subResource"),
-        namespace=_string(request, "namespace"),
-        name=_string(request, "name"),
+        sub_resource=_string(request, "request", "subResource"),
+        namespace=_string(request, "request", "namespace"),
+        name=_string(request, "request", "name"),
         operation=operation,
         dry_run=request.get("dryRun") is True,
         object=request.get("object"),
         old_object=request.get("oldObject"),
-        username=_string(user, "username") if isinstance(user, Mapping) else "",
+        username=_string(user, "request.userInfo", "username") if isinstance(user, Mapping) else "",
     )
 
 
@@ -140,13 +140,16 @@ def review_response(
     return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
 
 
-def _string(mapping: Mapping[str, Any], key: str, required: bool = False) -> str:
+def _string(mapping: Mapping[str, Any], where: str, key: str, required: bool = False) -> str:
+    """`mapping[key]` as a string; an error names the field as `where.key`, its path in the
+    body as sent, so whoever built the review finds it."""
     value = mapping.get(key)
     if isinstance(value, str) and (value or not required):
         return value
     if value is None and not required:
         return ""
-    raise AdmissionReviewError(f"request.{key}: {'required, ' if required else ''}must be a string")
+    needed = "required, " if required else ""
+    raise AdmissionReviewError(f"{where}.{key}: {needed}must be a string")
 
 
 def _generate_name(obj: Any) -> str:
