@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.core.decision import WARNING_LENGTH_MAX, WARNINGS_TOTAL_MAX, within_budget
+from webhook.core.decision import (
+    ANNOTATIONS_TOTAL_MAX,
+    WARNING_LENGTH_MAX,
+    WARNINGS_TOTAL_MAX,
+    audit_annotations,
+    within_budget,
+)
+from webhook.core.policy import Finding, Reason
+from webhook.core.workloads import ContainerType, ImageSite
+
+
+def findings(count: int, image_length: int = 100) -> list[Finding]:
+    return [
+        Finding(
+            ImageSite(f"/spec/containers/{n}/image", f"c{n}", ContainerType.CONTAINER, image),
+            Reason.TAG_NOT_MIRRORED,
+            "pulled by tag, and no ImageTagMirrorSet serves it",
+            f"pin it: {image}@sha256:<digest>",
+            "tag not mirrored",
+        )
+        for n in range(count)
+        for image in [f"quay.io/acme/{n:03d}" + "x" * image_length + ":1"]
+    ]
 
 
 @pytest.mark.parametrize("count", [1, 10, 34, 35, 36, 200])
@@ -24,3 +46,27 @@ def test_the_last_warning_says_how_many_did_not_fit() -> None:
 
 def test_everything_that_fits_is_shown_as_it_is() -> None:
     assert within_budget(["a", "b"], "images") == ("a", "b")
+
+
+def annotations_size(annotations: dict[str, str]) -> int:
+    return sum(len(key) + len(value) for key, value in annotations.items())
+
+
+@pytest.mark.parametrize("count", [1, 20, 30, 200])
+@pytest.mark.parametrize("image_length", [10, 100, 500])
+def test_audit_annotations_stay_within_their_budget(count: int, image_length: int) -> None:
+    assert annotations_size(audit_annotations(findings(count, image_length))) <= (
+        ANNOTATIONS_TOTAL_MAX
+    )
+
+
+def test_the_last_audit_annotation_says_how_many_findings_were_not_recorded() -> None:
+    annotations = audit_annotations(findings(200))
+    recorded = len(annotations) - 1
+    assert list(annotations)[-1] == "more-findings"
+    assert annotations["more-findings"] == f"… and {200 - recorded} more findings not recorded"
+
+
+def test_every_audit_finding_that_fits_is_recorded() -> None:
+    annotations = audit_annotations(findings(3))
+    assert list(annotations) == ["tag-not-mirrored-0", "tag-not-mirrored-1", "tag-not-mirrored-2"]

@@ -3,7 +3,8 @@
 Limits come from the API server: it shows each admission warning up to a length and the
 whole set within a budget (we keep each <= 120 characters and the set <= 4096), and audit
 annotation keys are qualified-name parts (no `/`, <= 63 characters), prefixed by the
-server with the webhook's name.
+server with the webhook's name. Audit annotations are stored with the audit event of every
+request, so they get a budget too (keys and values <= 8 KiB all told).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ WARNING_LENGTH_MAX = 120
 WARNINGS_TOTAL_MAX = 4096
 DENY_LINES_MAX = 30
 ANNOTATION_VALUE_MAX = 1024
+ANNOTATIONS_TOTAL_MAX = 8192
+MORE_FINDINGS_KEY = "more-findings"
+ANNOTATION_TAIL_MAX = 80  # the key and "… and N more findings not recorded"
 
 
 class Mode(Enum):
@@ -88,29 +92,40 @@ def warnings_for(findings: Sequence[Finding]) -> tuple[str, ...]:
 def within_budget(texts: Sequence[str], what: str) -> tuple[str, ...]:
     """Warnings as the API server passes them on: each shortened to 120 characters, and all
     together within 4096, the last one saying how many did not fit."""
-    warnings: list[str] = []
-    used = 0
-    for number, text in enumerate(texts):
-        text = shortened(text, WARNING_LENGTH_MAX)
-        later = len(texts) - number - 1
-        room_for_tail = WARNING_LENGTH_MAX if later else 0
-        if used + len(text) + room_for_tail > WARNINGS_TOTAL_MAX:
-            warnings.append(f"… and {len(texts) - number} more {what}")
-            break
-        warnings.append(text)
-        used += len(text)
-    return tuple(warnings)
+    warnings = [shortened(text, WARNING_LENGTH_MAX) for text in texts]
+    shown = _fitting([len(text) for text in warnings], WARNINGS_TOTAL_MAX, WARNING_LENGTH_MAX)
+    if shown == len(warnings):
+        return tuple(warnings)
+    return (*warnings[:shown], f"… and {len(warnings) - shown} more {what}")
 
 
 def audit_annotations(findings: Sequence[Finding]) -> dict[str, str]:
-    annotations = {}
+    """The API server stores these in the audit event of every request: each value within
+    1024 characters and all within 8 KiB, the last one saying how many were left out."""
+    pairs = []
     for number, finding in enumerate(findings):
-        key = f"{finding.reason.value}-{number}"
         value = f"{finding.site.describe()} {finding.image}: {finding.fix}"
         if finding.digest:
             value += f"; pinning would write {finding.digest}"
-        annotations[key] = shortened(value, ANNOTATION_VALUE_MAX)
+        pairs.append((f"{finding.reason.value}-{number}", shortened(value, ANNOTATION_VALUE_MAX)))
+    sizes = [len(key) + len(value) for key, value in pairs]
+    shown = _fitting(sizes, ANNOTATIONS_TOTAL_MAX, ANNOTATION_TAIL_MAX)
+    annotations = dict(pairs[:shown])
+    if shown < len(pairs):
+        annotations[MORE_FINDINGS_KEY] = f"… and {len(pairs) - shown} more findings not recorded"
     return annotations
+
+
+def _fitting(sizes: Sequence[int], total: int, tail: int) -> int:
+    """How many items, from the first, fit within `total`, leaving room for a `tail` that
+    says how many more there are whenever some do not fit."""
+    used = 0
+    for number, size in enumerate(sizes):
+        room_for_tail = tail if number < len(sizes) - 1 else 0
+        if used + size + room_for_tail > total:
+            return number
+        used += size
+    return len(sizes)
 
 
 def abbreviated(image: str) -> str:
