@@ -7,6 +7,7 @@
     ├── AdmissionReviewError        a request body that is not a usable AdmissionReview
     ├── CertificateError            a certificate or key that cannot be used
     ├── RegistryConfigError         a registry auth file or CA bundle that cannot be used
+    ├── NodeConfigError             a node's registries.conf (or drop-in) that cannot be used
     ├── KubeConfigError             no usable cluster connection settings
     ├── KubeApiError                the Kubernetes API failed or refused a request
     └── UsageError                  bad command-line arguments
@@ -58,6 +59,11 @@ class CertificateError(IdmsGuardError):
 
 class RegistryConfigError(IdmsGuardError):
     """A registry auth file or CA bundle that cannot be used."""
+
+
+class NodeConfigError(IdmsGuardError):
+    """A node's registries file (registries.conf, a drop-in, a rendered MachineConfig) that
+    cannot be used; the message starts with the file's name."""
 
 
 class KubeConfigError(IdmsGuardError):

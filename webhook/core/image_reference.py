@@ -13,8 +13,9 @@ but exponential for `re` on inputs such as `aaaa…a!`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from webhook.errors import InvalidReferenceError
 
@@ -164,30 +165,39 @@ class RuntimeImage:
     image: str
     short_name: bool
     references: tuple[ImageReference, ...]
+    alias: str | None = None
+    """The short-name alias that decided the only candidate, when one did."""
+
+
+NO_ALIASES: Mapping[str, str] = MappingProxyType({})
 
 
 def runtime_image(
-    image: str, search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES
+    image: str,
+    search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
+    aliases: Mapping[str, str] = NO_ALIASES,
 ) -> RuntimeImage:
     """The fully-qualified references CRI-O pulls for `image`, in the order it tries them.
 
-    Short names expand over `search_registries` as in short-name mode `disabled` with no
-    alias (spec §5.2); the webhook flags them anyway, since node aliases are invisible.
+    Short names expand over `search_registries` as in short-name mode `disabled` (spec
+    §5.2), unless `aliases` (short name → repository, from the node's registries.conf)
+    names one: an alias wins over the search list, in every mode. The webhook flags short
+    names anyway, since which files a node has is not part of the pod.
     """
     unnormalized = parse(image)
     domain = unnormalized.domain
+    alias = None
     if "." in domain or ":" in domain or domain == "localhost":
         qualified = [parse_normalized(image)]
         short_name = False
     else:
         repository = unnormalized.name
-        qualified = [
-            _attach(parse_normalized(f"{registry}/{repository}"), unnormalized)
-            for registry in search_registries
-        ]
+        alias = aliases.get(repository)
+        targets = [alias] if alias else [f"{r}/{repository}" for r in search_registries]
+        qualified = [_attach(parse_normalized(target), unnormalized) for target in targets]
         short_name = True
     references = tuple(ref.with_default_tag().without_tag_when_digested() for ref in qualified)
-    return RuntimeImage(image, short_name, references)
+    return RuntimeImage(image, short_name, references, alias)
 
 
 def _attach(repository: ImageReference, original: ImageReference) -> ImageReference:

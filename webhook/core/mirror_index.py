@@ -9,12 +9,14 @@ suffix of its host), so a lookup costs the length of the name, not the number of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 
 from webhook.core.image_reference import (
     INPUT_LENGTH_MAX,
+    NO_ALIASES,
     OPENSHIFT_SEARCH_REGISTRIES,
     ImageReference,
     parse_canonical,
@@ -70,6 +72,8 @@ class ImagePlan:
     short_name: bool
     plans: tuple[PullPlan, ...]
     parse_error: str | None = None
+    alias: str | None = None
+    """The node's short-name alias that gave the only plan, when one did."""
 
 
 class MirrorIndex:
@@ -80,10 +84,12 @@ class MirrorIndex:
         tables: Iterable[RegistryTable],
         search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
         config: MirrorSetConfig | None = None,
+        aliases: Mapping[str, str] = NO_ALIASES,
     ) -> None:
         self.tables = tuple(tables)
         self.search_registries = tuple(search_registries)
         self.config = config
+        self.aliases = MappingProxyType(dict(aliases))
         self._plans: dict[str, ImagePlan] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
@@ -144,7 +150,7 @@ class MirrorIndex:
             return PullPlan(
                 reference, None, (PullCandidate(str(reference), Role.SOURCE, False, ()),)
             )
-        wanted = [m for m in table.mirrors if m.for_digests == reference.by_digest]
+        wanted = [m for m in table.mirrors if m.serves(reference.by_digest)]
         text = str(reference)
         candidates = []
         try:
@@ -156,14 +162,14 @@ class MirrorIndex:
                 role = Role.SOURCE if mirror.location == table.location else Role.MIRROR
                 candidates.append(PullCandidate(spec, role, blocked, mirror.origins))
             spec = _rewrite(text, table.prefix, table.location)
-            parse_canonical(spec)
+            # Blocked is asked of the attempt's own table: the same one, unless a node file
+            # gives the table a `location` other than its prefix.
+            source_table = self.find_table(parse_canonical(spec).name)
         except InvalidReferenceError as error:
             return PullPlan(reference, table.prefix, (), f"rewriting reference: {error.reason}")
-        candidates.append(
-            PullCandidate(
-                spec, Role.SOURCE, table.blocked, table.blocked_by if table.blocked else ()
-            )
-        )
+        blocked = source_table is not None and source_table.blocked
+        blocked_by = source_table.blocked_by if source_table is not None and blocked else ()
+        candidates.append(PullCandidate(spec, Role.SOURCE, blocked, blocked_by))
         return PullPlan(reference, table.prefix, tuple(candidates))
 
     def tag_lookup_specs(
@@ -182,7 +188,7 @@ class MirrorIndex:
             return (text,) if self.on_mirror(reference.name) else ()
         ordered = sorted(table.mirrors, key=lambda mirror: mirror.for_digests)
         specs = [_rewrite(text, table.prefix, mirror.location) for mirror in ordered]
-        if include_source and not table.blocked:
+        if include_source:  # a blocked source is dropped below, as every blocked spec
             specs.append(_rewrite(text, table.prefix, table.location))
         usable = []
         for spec in dict.fromkeys(specs):
@@ -211,11 +217,11 @@ class MirrorIndex:
 
     def _explain(self, image: str) -> ImagePlan:
         try:
-            runtime = runtime_image(image, self.search_registries)
+            runtime = runtime_image(image, self.search_registries, self.aliases)
         except InvalidReferenceError as error:
             return ImagePlan(image, False, (), str(error))
         plans = tuple(self.candidates(reference) for reference in runtime.references)
-        return ImagePlan(image, runtime.short_name, plans)
+        return ImagePlan(image, runtime.short_name, plans, alias=runtime.alias)
 
     def registries_conf(self, digest_only_style: str = "pull-from-mirror") -> str:
         return render(self.tables, self.search_registries, digest_only_style)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from webhook.core.registry_tables import RegistryTable
+from webhook.core.registry_tables import RegistryTable, TableMirror
 
 PULL_FROM_MIRROR = "pull-from-mirror"
 MIRROR_BY_DIGEST_ONLY = "mirror-by-digest-only"
@@ -31,8 +31,9 @@ def render(
             mirror.for_digests for mirror in table.mirrors
         )
         lines += ["", "[[registry]]"]
-        lines.append(f"  prefix = {_quote(table.prefix if table.wildcard else '')}")
-        if not table.wildcard:
+        own_prefix = table.wildcard or table.endpoint is not None
+        lines.append(f"  prefix = {_quote(table.prefix if own_prefix else '')}")
+        if table.location:
             lines.append(f"  location = {_quote(table.location)}")
         if table.blocked:
             lines.append("  blocked = true")
@@ -41,9 +42,15 @@ def render(
         for mirror in table.mirrors:
             lines += ["", "  [[registry.mirror]]", f"    location = {_quote(mirror.location)}"]
             if not legacy:
-                mode = "digest-only" if mirror.for_digests else "tag-only"
+                mode = _pull_from_mirror(mirror)
                 lines.append(f"    {PULL_FROM_MIRROR} = {_quote(mode)}")
     return "\n".join(lines) + "\n"
+
+
+def _pull_from_mirror(mirror: TableMirror) -> str:
+    if mirror.for_all:
+        return "all"
+    return "digest-only" if mirror.for_digests else "tag-only"
 
 
 def _quote(text: str) -> str:

@@ -23,7 +23,15 @@ class TableMirror:
     for_digests: bool
     """True: `pull-from-mirror = "digest-only"` (IDMS/ICSP); False: `"tag-only"` (ITMS)."""
     origins: tuple[str, ...]
-    """The objects that list this mirror for this source, as `Kind/name`."""
+    """The objects that list this mirror for this source, as `Kind/name` (for node files:
+    the file and table)."""
+    for_all: bool = False
+    """`pull-from-mirror = "all"` (or unset) in a hand-written registries.conf: used for
+    digest and tag pulls alike, and `for_digests` is then False. The MCO never writes it."""
+
+    def serves(self, by_digest: bool) -> bool:
+        """Whether containers/image tries this mirror for a pull by digest (or by tag)."""
+        return self.for_all or self.for_digests == by_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,9 @@ class RegistryTable:
     blocked: bool
     mirrors: tuple[TableMirror, ...]
     blocked_by: tuple[str, ...] = ()
+    endpoint: str | None = None
+    """A `location` that differs from `prefix` (hand-written registries.conf only: the MCO
+    always writes one of the two); None when the source is pulled where the prefix says."""
 
     @property
     def wildcard(self) -> bool:
@@ -40,6 +51,8 @@ class RegistryTable:
     @property
     def location(self) -> str:
         """Where the source itself is pulled from; empty for `*.domain` tables (kept as is)."""
+        if self.endpoint is not None:
+            return self.endpoint
         return "" if self.wildcard else self.prefix
 
 
