@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -98,11 +99,21 @@ class SkopeoOracle:
         self.executable = executable
         self.timeout = timeout
 
-    def pull(self, registries_conf: str, image: str) -> SkopeoPull:
-        """Every attempt skopeo makes for `docker://image` under `registries_conf`."""
+    def pull(
+        self, registries_conf: str, image: str, drop_ins: Mapping[str, str] | None = None
+    ) -> SkopeoPull:
+        """Every attempt skopeo makes for `docker://image` under `registries_conf`, and the
+        `drop_ins` (file name → text), which skopeo reads after it in name order (from the
+        private home's per-user registries.conf.d, after the system drop-ins)."""
         with tempfile.TemporaryDirectory(prefix="skopeo-oracle-") as home:
             conf = Path(home) / "registries.conf"
             conf.write_text(registries_conf)
+            own = {str(conf)}
+            drop_in_dir = Path(home) / ".config" / "containers" / "registries.conf.d"
+            drop_in_dir.mkdir(parents=True)
+            for name, text in (drop_ins or {}).items():
+                (drop_in_dir / name).write_text(text)
+                own.add(str(drop_in_dir / name))
             command = [
                 self.executable,
                 "--registries-conf",
@@ -130,7 +141,7 @@ class SkopeoOracle:
                     f"skopeo took longer than {self.timeout}s for {image}:\n{log}"
                 ) from None
             pull = parse_debug_log(image, completed.stderr)
-            problem = _unusable(pull, completed.returncode, str(conf))
+            problem = _unusable(pull, completed.returncode, str(conf), own)
             if problem:
                 raise SkopeoOracleError(
                     f"{problem}\nimage: {image}\nregistries.conf:\n{registries_conf}\n"
@@ -169,7 +180,7 @@ def _log_messages(log: str) -> list[tuple[str, str]]:
     return messages
 
 
-def _unusable(pull: SkopeoPull, returncode: int, conf: str) -> str | None:
+def _unusable(pull: SkopeoPull, returncode: int, conf: str, own: set[str]) -> str | None:
     if returncode == 0:
         return "skopeo reached a registry: the attempts after that one were never made"
     if pull.fatal is None:
@@ -177,7 +188,7 @@ def _unusable(pull: SkopeoPull, returncode: int, conf: str) -> str | None:
     if conf not in pull.loaded_configs:
         return f"skopeo did not load {conf}"
     for other in pull.loaded_configs:
-        if other != conf and _declares_registries(other):
+        if other not in own and _declares_registries(other):
             return f"{other} also declares [[registry]] tables, so skopeo's answer is not ours"
     return None
 

@@ -74,7 +74,8 @@ def verdict(pull: PullPlan, index: MirrorIndex) -> str:
     if mirrors and not source.blocked:
         return f"{kind}: {tries}, then the source"
     if mirrors:
-        return f"{kind}: {tries} only; the source is blocked (NeverContactSource)"
+        blocking = index.vocabulary.blocking.format(origin=", ".join(source.origins))
+        return f"{kind}: {tries} only; the source is blocked ({blocking})"
     why = _why_no_mirror(pull, index)
     if source.blocked:
         return f"{kind}: the pull fails: no mirror applies{why} and the source is blocked"
@@ -117,7 +118,7 @@ def _why_no_mirror(pull: PullPlan, index: MirrorIndex) -> str:
     if table is None or pull.reference.by_digest:
         return ""
     if any(mirror.for_digests for mirror in table.mirrors):
-        return " (its ImageDigestMirrorSet/ICSP mirrors serve pulls by digest only)"
+        return f" ({index.vocabulary.digest_only_note})"
     return ""
 
 

@@ -23,8 +23,10 @@ from webhook.core.image_reference import (
     runtime_image,
 )
 from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.node_registries import NodeRegistries
 from webhook.core.registries_conf import render
 from webhook.core.registry_tables import RegistryTable, build_tables
+from webhook.core.vocabulary import NODE_FILES, OBJECTS, Vocabulary
 from webhook.errors import InvalidReferenceError
 
 PLAN_MEMO_MAX = 4096
@@ -85,11 +87,14 @@ class MirrorIndex:
         search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
         config: MirrorSetConfig | None = None,
         aliases: Mapping[str, str] = NO_ALIASES,
+        vocabulary: Vocabulary = OBJECTS,
     ) -> None:
         self.tables = tuple(tables)
         self.search_registries = tuple(search_registries)
         self.config = config
         self.aliases = MappingProxyType(dict(aliases))
+        self.vocabulary = vocabulary
+        """How findings name the rules: objects, or the node's files."""
         self._plans: dict[str, ImagePlan] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
@@ -109,6 +114,16 @@ class MirrorIndex:
         search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
     ) -> MirrorIndex:
         return cls(build_tables(config.rules), search_registries, config)
+
+    @classmethod
+    def from_node_files(cls, registries: NodeRegistries) -> MirrorIndex:
+        """The index of a node's own registries.conf and drop-ins (MicroShift, CRI-O)."""
+        return cls(
+            registries.tables,
+            registries.search_registries,
+            aliases=registries.aliases,
+            vocabulary=NODE_FILES,
+        )
 
     def __len__(self) -> int:
         return len(self.tables)

@@ -143,7 +143,9 @@ def _unknown_keys(name: str, document: dict[str, Any]) -> list[str]:
         where = f"{name}: [[registry]] #{number}"
         if not isinstance(table, dict):
             continue
-        notes += [f"{where}: unknown key {k!r} is ignored" for k in table if k not in _REGISTRY_KEYS]
+        notes += [
+            f"{where}: unknown key {k!r} is ignored" for k in table if k not in _REGISTRY_KEYS
+        ]
         mirrors = table.get("mirror", [])
         for mirror in mirrors if isinstance(mirrors, list) else []:
             if isinstance(mirror, dict):
@@ -194,11 +196,12 @@ def _table(where: str, name: str, raw: dict[str, Any]) -> NodeTable:
         )
     if wildcard and any(char in prefix for char in "/@:"):
         raise NodeConfigError(
-            f"{where}: wildcarded prefix should be in the format: *.example.com; "
-            f"{prefix!r} is not"
+            f"{where}: wildcarded prefix should be in the format: *.example.com; {prefix!r} is not"
         )
     if "pull-from-mirror" in raw:
-        raise NodeConfigError(f"{where}: pull-from-mirror must not be set for a non-mirror registry")
+        raise NodeConfigError(
+            f"{where}: pull-from-mirror must not be set for a non-mirror registry"
+        )
     by_digest_only = _flag(where, "mirror-by-digest-only", raw)
     origin = table_origin(name, prefix)
     mirrors, insecure_mirrors = _mirrors(where, raw, by_digest_only, origin)
@@ -249,9 +252,7 @@ def _location(where: str, key: str, raw: dict[str, Any]) -> str:
         raise NodeConfigError(f"{where}: {key} must be a string")
     trimmed = value.rstrip("/")
     if trimmed.startswith(("http://", "https://")):
-        raise NodeConfigError(
-            f"{where}: invalid {key} {value!r}: URI schemes are not supported"
-        )
+        raise NodeConfigError(f"{where}: invalid {key} {value!r}: URI schemes are not supported")
     return trimmed
 
 

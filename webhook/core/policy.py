@@ -150,11 +150,14 @@ class _Advice:
         self.pin = f"use {name}@{digest}" if digest else f"pin it: {name}@sha256:<digest>"
         self.how = "" if digest else "; `idms-guard check --pin` finds the digest"
         self.blocked_mirrors = [c.pull_spec for c in plan.mirrors if c.blocked]
+        self.words = index.vocabulary
+        source = plan.candidates[-1] if plan.candidates else None
+        origin = ", ".join(source.origins) if source else ""
+        self.blocking = self.words.blocking.format(origin=origin)
 
     def blocked(self, site: ImageSite) -> Finding:
         problem = (
-            f"{self.reference.domain} is blocked (NeverContactSource) "
-            "and no mirror serves this pull"
+            f"{self.reference.domain} is blocked ({self.blocking}) and no mirror serves this pull"
         )
         if self.blocked_mirrors:
             problem += f"; its mirror {self.blocked_mirrors[0]} is in a blocked scope too"
@@ -172,21 +175,23 @@ class _Advice:
 
     def digest_not_mirrored(self, site: ImageSite) -> Finding:
         problem = (
-            f"no ImageDigestMirrorSet serves {self.reference.name}; "
+            f"no {self.words.digest_rule} serves {self.reference.name}; "
             f"the node would go to {self.reference.domain}"
         )
-        fix = f"mirror it and add an ImageDigestMirrorSet for {self.scope}"
-        hint = "no mirror; add an ImageDigestMirrorSet"
+        fix = "mirror it and " + self.words.add_digest_rule.format(scope=self.scope)
+        hint = self.words.digest_hint
         return Finding(site, Reason.SOURCE_NOT_MIRRORED, problem, fix, hint)
 
     def tag_not_mirrored(self, site: ImageSite) -> Finding:
-        problem = f"pulled by tag, and no ImageTagMirrorSet serves {self.reference.name}"
+        problem = f"pulled by tag, and no {self.words.tag_rule} serves {self.reference.name}"
         if self.digest_mirrors:
-            fix = f"{self.pin} (ImageDigestMirrorSet mirrors serve digests only){self.how}"
+            only = f"{self.words.digest_mirrors} serve digests only"
+            fix = f"{self.pin} ({only}){self.how}"
             hint = "tag bypasses mirrors; pin by digest"
         else:
-            fix = f"add an ImageTagMirrorSet for {self.scope}, or mirror it and pin it by digest"
-            hint = "tag not mirrored; add an ImageTagMirrorSet"
+            add = self.words.add_tag_rule.format(scope=self.scope)
+            fix = f"{add}, or mirror it and pin it by digest"
+            hint = self.words.tag_hint
         return Finding(site, Reason.TAG_NOT_MIRRORED, problem, fix, hint, self.digest)
 
 
