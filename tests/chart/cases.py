@@ -61,7 +61,7 @@ CASES = (
         {"openshift": {"deploymentConfigs": False}},
         api_versions=OPENSHIFT_APIS,
     ),
-    Case("kubernetes-1.29-no-match-conditions", kube_version="1.29.0"),
+    Case("kubernetes-1.27-no-match-conditions", kube_version="1.27.0"),
     Case("network-policy-service-monitor-static-mirror-sets", value_file="hardened-values.yaml"),
     Case("minimal", value_file="minimal-values.yaml"),
 )

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 from kubernetes_validate.utils import latest_version
 
-VERSIONS = ("1.30", "1.33", ".".join(latest_version().split(".")[:2]))
-"""The oldest Kubernetes with GA matchConditions, a current one, and the newest known."""
+SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+VERSIONS = ("1.28", "1.33", ".".join(latest_version().split(".")[:2]))
+"""The oldest Kubernetes the chart renders matchConditions for, a current one, the newest."""
 
 CRD_KINDS = {
     ("cert-manager.io/v1", "Certificate"),
@@ -42,3 +44,10 @@ def _schema_errors(document_json: str, version: str) -> str | None:
     except kubernetes_validate.SchemaNotFoundError as error:
         return error.message
     return None
+
+
+def kubernetes_properties(kind: str, version: str) -> set[str]:
+    """The field names of a Kubernetes API type (e.g. SecurityContext) in one release."""
+    major_minor = ".".join(version.split(".")[:2])
+    path = SCHEMAS / f"v{major_minor}.0-local-strict" / f"{kind.lower()}-v1.json"
+    return set(json.loads(path.read_text())["properties"])

@@ -268,3 +268,22 @@ def test_a_registry_proxy_reaches_registry_lookups_only(helm: Helm) -> None:
     assert env["IDMS_GUARD_REGISTRY_PROXY"]["value"] == "http://proxy.corp:3128"
     assert env["IDMS_GUARD_REGISTRY_NO_PROXY"]["value"] == ".corp,10.0.0.0/8"
     assert "HTTPS_PROXY" not in env  # the API client would use it for the API server too
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, None),
+        ({"webhooks": {"enforce": {"failurePolicy": "Fail"}}}, "system-cluster-critical"),
+        ({"webhooks": {"enforce": {"failurePolicy": "Fail"}}, "priorityClassName": ""}, None),
+        ({"webhooks": {"enforce": {"failurePolicy": "Fail", "enabled": False}}}, None),
+        ({"priorityClassName": "webhooks-high"}, "webhooks-high"),
+    ],
+    ids=["ignore", "fail", "fail, none asked", "fail, enforce off", "chosen"],
+)
+def test_the_priority_class_follows_the_enforce_failure_policy(
+    helm: Helm, values: dict[str, Any], expected: str | None
+) -> None:
+    """Failing closed, an evicted webhook blocks pods: it gets a critical class, as
+    Gatekeeper's does."""
+    assert pod_spec(helm.template(values)).get("priorityClassName") == expected

@@ -135,8 +135,14 @@ def _schema_paths(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[
 
 
 def _closed(schema: dict[str, Any]) -> bool:
-    """An object the chart defines key by key (not a user-filled reference like issuerRef)."""
-    return schema.get("additionalProperties") is False and "anyOf" not in schema
+    """An object the chart defines key by key (not a user-filled reference like issuerRef,
+    nor a Kubernetes object such as securityContext whose keys alone the schema lists)."""
+    kubernetes_object = all(child == {} for child in schema.get("properties", {}).values())
+    return (
+        schema.get("additionalProperties") is False
+        and "anyOf" not in schema
+        and not kubernetes_object
+    )
 
 
 def _has(values: Any, path: tuple[str, ...]) -> bool:

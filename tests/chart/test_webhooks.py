@@ -262,7 +262,8 @@ def test_system_and_release_namespaces_are_never_sent(default_render: Rendered) 
             assert {NAMESPACE, "kube-system", "kube-public", "kube-node-lease"} <= set(
                 excluded["values"]
             )
-            (condition,) = webhook["matchConditions"]
+            condition = webhook["matchConditions"][0]
+            assert condition["name"] == "exclude-namespace-prefixes"
             assert condition["expression"] == (
                 "!(request.namespace.startsWith('kube-') || "
                 "request.namespace.startsWith('openshift-'))"
@@ -272,10 +273,10 @@ def test_system_and_release_namespaces_are_never_sent(default_render: Rendered) 
 @pytest.mark.parametrize(
     ("kube_version", "setting", "expected"),
     [
-        ("1.29.0", "auto", False),
-        ("1.30.0", "auto", True),
+        ("1.27.0", "auto", False),
+        ("1.28.0", "auto", True),
         ("v1.31.4+2a3b4c5", "auto", True),  # OpenShift's version strings
-        ("1.29.0", True, True),
+        ("1.27.0", True, True),
         ("1.33.0", False, False),
     ],
 )
@@ -346,3 +347,32 @@ def test_secret_mode_needs_a_secret_name_and_a_ca(helm: Helm) -> None:
 def test_openshift_capabilities_alone_do_not_change_the_certificate_mode(helm: Helm) -> None:
     rendered = helm.template(api_versions=OPENSHIFT_APIS)
     assert rendered.one("Secret")["type"] == "kubernetes.io/tls"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"certificates": {"mode": "openshift"}},
+        {"registry": {"ca": {"openshiftTrustedBundle": True}}},
+    ],
+    ids=["openshift certificates", "openshift trusted CA bundle"],
+)
+def test_deployment_configs_stay_in_a_gitops_render_that_chose_openshift(
+    helm: Helm, values: dict[str, Any]
+) -> None:
+    """No --api-versions (helm template for GitOps): OpenShift in the values is enough."""
+    rendered = helm.template(values)
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        for webhook in entries(rendered, kind).values():
+            assert ("apps.openshift.io", "deploymentconfigs", ("CREATE", "UPDATE")) in (
+                rule_resources(webhook)
+            ), webhook["name"]
+
+
+def test_deployment_configs_can_be_left_out_on_openshift(helm: Helm) -> None:
+    rendered = helm.template(
+        {"certificates": {"mode": "openshift"}, "openshift": {"deploymentConfigs": False}},
+        api_versions=OPENSHIFT_APIS,
+    )
+    webhook = entries(rendered, "ValidatingWebhookConfiguration")["audit.idms-guard.io"]
+    assert not {r for r in rule_resources(webhook) if r[0] == "apps.openshift.io"}

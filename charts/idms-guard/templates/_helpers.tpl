@@ -185,6 +185,16 @@ app.kubernetes.io/part-of: idms-guard
 {{- if or .Values.registry.ca.openshiftTrustedBundle .Values.registry.ca.configMapName }}true{{ end }}
 {{- end }}
 
+{{/* The pods' priorityClassName: the value; null: system-cluster-critical when enforce
+fails closed (an evicted or unschedulable webhook then blocks pods), else none. */}}
+{{- define "idms-guard.priorityClassName" -}}
+{{- if kindIs "string" .Values.priorityClassName }}
+{{- .Values.priorityClassName }}
+{{- else if and .Values.webhooks.enforce.enabled (eq .Values.webhooks.enforce.failurePolicy "Fail") -}}
+system-cluster-critical
+{{- end }}
+{{- end }}
+
 {{/* IDMS_GUARD_FAIL_CLOSED: the value, or whether enforce fails closed. */}}
 {{- define "idms-guard.failClosed" -}}
 {{- if kindIs "bool" .Values.policy.failClosed }}
@@ -196,19 +206,27 @@ app.kubernetes.io/part-of: idms-guard
 
 {{/* ---------- the webhook configurations ---------- */}}
 
-{{/* "true" when DeploymentConfigs are checked. */}}
+{{/* "true" when DeploymentConfigs are checked. auto: the cluster serves
+apps.openshift.io/v1, or the values say OpenShift (its certificate mode or trusted CA
+bundle), so that a GitOps render without --api-versions does not drop them. */}}
 {{- define "idms-guard.deploymentConfigs" -}}
 {{- $setting := toString .Values.openshift.deploymentConfigs }}
 {{- if eq $setting "true" }}true
-{{- else if and (eq $setting "auto") (.Capabilities.APIVersions.Has "apps.openshift.io/v1") }}true
+{{- else if and (eq $setting "auto") (or (.Capabilities.APIVersions.Has "apps.openshift.io/v1") (include "idms-guard.openshiftSelected" .)) }}true
 {{- end }}
 {{- end }}
 
-{{/* "true" when matchConditions are rendered. */}}
+{{/* "true" when the values choose something only OpenShift has. */}}
+{{- define "idms-guard.openshiftSelected" -}}
+{{- if or (eq .Values.certificates.mode "openshift") .Values.registry.ca.openshiftTrustedBundle }}true{{ end }}
+{{- end }}
+
+{{/* "true" when matchConditions are rendered: beta and on by default from Kubernetes 1.28
+(OpenShift 4.15), GA in 1.30. */}}
 {{- define "idms-guard.matchConditions" -}}
 {{- $setting := toString .Values.webhooks.matchConditions }}
-{{- if and .Values.webhooks.excludeNamespacePrefixes (ne $setting "false") }}
-{{- if or (eq $setting "true") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}true{{ end }}
+{{- if eq $setting "true" }}true
+{{- else if and (eq $setting "auto") (semverCompare ">=1.28.0-0" .Capabilities.KubeVersion.Version) }}true
 {{- end }}
 {{- end }}
 
@@ -254,12 +272,58 @@ containers, and every pod template. matchPolicy Equivalent covers the other vers
     {{- end }}
 {{- end }}
 
+{{/* matchConditions of every entry (all must hold for the API server to call the webhook).
+A CEL error counts as "call it" only under Ignore; under Fail it rejects the request, so
+every field that may be absent is tested with has() before it is read. */}}
 {{- define "idms-guard.matchConditionsBlock" -}}
 {{- if include "idms-guard.matchConditions" . -}}
-matchConditions:
-  - name: exclude-namespace-prefixes
-    expression: {{ include "idms-guard.prefixExpression" . | quote }}
+{{- $conditions := list }}
+{{- with .Values.webhooks.excludeNamespacePrefixes }}
+{{- $conditions = append $conditions (dict "name" "exclude-namespace-prefixes" "expression" (include "idms-guard.prefixExpression" $)) }}
 {{- end }}
+{{- $conditions = append $conditions (dict "name" "pod-spec-may-change" "expression" (include "idms-guard.podSpecChangeExpression" .)) }}
+{{- $names := list }}
+{{- range $conditions }}{{ $names = append $names .name }}{{ end }}
+{{- range .Values.webhooks.extraMatchConditions }}
+{{- if has .name $names }}
+{{- fail (printf "webhooks.extraMatchConditions: the name %q is taken (the chart's own: exclude-namespace-prefixes, pod-spec-may-change; names must be unique)" .name) }}
+{{- end }}
+{{- $names = append $names .name }}
+{{- $conditions = append $conditions (dict "name" .name "expression" .expression) }}
+{{- end -}}
+matchConditions:
+  {{- range $conditions }}
+  - name: {{ .name }}
+    expression: {{ .expression | quote }}
+  {{- end }}
+{{- else if .Values.webhooks.extraMatchConditions }}
+{{- fail (printf "webhooks.extraMatchConditions needs matchConditions, which this render leaves out (webhooks.matchConditions=%v, Kubernetes %s; they need 1.28+)" .Values.webhooks.matchConditions .Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- end }}
+
+{{/* Call the webhook unless the request is an UPDATE (not of pods/ephemeralcontainers)
+that leaves the pod spec, where every image is, as it was: a label, an annotation, a
+finalizer removed, a scale by edit. The path of the pod spec depends on the resource. */}}
+{{- define "idms-guard.podSpecChangeExpression" -}}
+{{- $pod := list "spec" }}
+{{- $template := list "spec" "template" "spec" }}
+{{- $cronJob := list "spec" "jobTemplate" "spec" "template" "spec" }}
+{{- printf "request.operation != 'UPDATE' || (has(request.subResource) && request.subResource == 'ephemeralcontainers') || oldObject == null || !(request.resource.resource == 'pods' ? %s : request.resource.resource == 'cronjobs' ? %s : %s)" (include "idms-guard.sameAt" $pod) (include "idms-guard.sameAt" $cronJob) (include "idms-guard.sameAt" $template) }}
+{{- end }}
+
+{{/* CEL: object and oldObject both have the field at this path (a list of keys), and it is
+equal in both. has() at every step: a missing step is "not the same", never an error. */}}
+{{- define "idms-guard.sameAt" -}}
+{{- $tests := list }}
+{{- range $side := list "object" "oldObject" }}
+{{- $path := $side }}
+{{- range $ }}
+{{- $path = printf "%s.%s" $path . }}
+{{- $tests = append $tests (printf "has(%s)" $path) }}
+{{- end }}
+{{- end }}
+{{- $field := join "." . }}
+{{- printf "(%s && object.%s == oldObject.%s)" (join " && " $tests) $field $field }}
 {{- end }}
 
 {{- define "idms-guard.prefixExpression" -}}
@@ -363,9 +427,30 @@ key: ca.crt
 {{- end }}
 {{- end }}
 
+{{/* Seconds gunicorn lets requests in flight finish after SIGTERM
+(webhook/gunicorn_config.py GRACEFUL_TIMEOUT_SECONDS; a test keeps them equal). */}}
+{{- define "idms-guard.gracefulTimeoutSeconds" -}}20{{- end }}
+
 {{/* ---------- checks of values that the schema cannot express ---------- */}}
 {{- define "idms-guard.validateValues" -}}
 {{- $lookup := float64 .Values.pinning.lookupTimeoutSeconds }}
+{{- if le $lookup 0.0 }}
+{{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be above 0" .Values.pinning.lookupTimeoutSeconds) }}
+{{- end }}
+{{- $graceful := int (include "idms-guard.gracefulTimeoutSeconds" .) }}
+{{- $shutdown := add (int .Values.preStopSleepSeconds) $graceful }}
+{{- if gt $shutdown (int .Values.terminationGracePeriodSeconds) }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) is shorter than preStopSleepSeconds (%v) plus gunicorn's %d s graceful shutdown: kubelet would kill the webhook while it still answers admissions. Set terminationGracePeriodSeconds to at least %d, or lower preStopSleepSeconds" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds $graceful $shutdown) }}
+{{- end }}
+{{- if and (eq (int .Values.replicaCount) 0) .Values.webhooks.enforce.enabled (eq .Values.webhooks.enforce.failurePolicy "Fail") }}
+{{- fail "replicaCount is 0 while webhooks.enforce.failurePolicy is Fail: the API server would reject every pod and workload change in enforce namespaces. Keep at least one replica (two for drains), or set the failurePolicy to Ignore" }}
+{{- end }}
+{{- if .Values.securityContext.privileged }}
+{{- fail "securityContext.privileged is true: the webhook needs no privilege, and a privileged container fails OpenShift's restricted-v2 SCC and the restricted Pod Security Standard. Remove it" }}
+{{- end }}
+{{- if gt $lookup 29.0 }}
+{{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be at most 29" .Values.pinning.lookupTimeoutSeconds) }}
+{{- end }}
 {{- if ge $lookup (float64 .Values.webhooks.timeoutSeconds) }}
 {{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be below webhooks.timeoutSeconds (%v)" .Values.pinning.lookupTimeoutSeconds .Values.webhooks.timeoutSeconds) }}
 {{- end }}
