@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from typing import Any
 
@@ -106,11 +108,39 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
     assert reply.status_code == 400
 
 
-def test_a_body_over_the_size_limit_is_refused_with_413() -> None:
+def chunked_post(client: FlaskClient, path: str, body: bytes) -> Any:
+    """As gunicorn hands over a chunked body: no Content-Length, the stream ends by itself."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize("path", ["/validate/warn", "/mutate"])
+def test_a_body_over_the_size_limit_is_refused_with_413_naming_the_setting(path: str) -> None:
     small = make_client(max_body_bytes=1000)
-    reply = small.post("/validate/warn", json=pod_review({"web": UNMIRRORED}))
+    reply = small.post(path, json=pod_review({"web": UNMIRRORED}))
     assert reply.status_code == 413
-    assert "error" in reply.get_json()
+    assert "IDMS_GUARD_MAX_BODY_BYTES" in reply.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/validate/warn", "/mutate"])
+def test_a_chunked_body_over_the_size_limit_is_refused_with_413_naming_the_setting(
+    path: str,
+) -> None:
+    body = json.dumps(pod_review({"web": UNMIRRORED})).encode()
+    reply = chunked_post(make_client(max_body_bytes=1000), path, body)
+    assert reply.status_code == 413
+    assert "IDMS_GUARD_MAX_BODY_BYTES" in reply.get_json()["error"]
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_read_whole() -> None:
+    body = json.dumps(pod_review({"web": UNMIRRORED})).encode()
+    reply = chunked_post(make_client(max_body_bytes=len(body)), "/validate/warn", body)
+    assert reply.status_code == 200
+    assert reply.get_json()["response"]["warnings"]
 
 
 def test_an_unknown_mode_is_404(client: FlaskClient) -> None:

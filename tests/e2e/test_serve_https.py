@@ -34,6 +34,7 @@ from webhook.adapters.tls_certificates import (
 )
 
 SERVICE_NAME = "idms-guard.idms-guard.svc"
+MAX_BODY_BYTES = 200_000
 UNMIRRORED = "docker.io/library/nginx:1.27"
 
 
@@ -123,7 +124,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "--mirror-sets", str(sets), "--host", "127.0.0.1", "--port", str(port),
         "--threads", "4", "--no-cluster",
     ]  # fmt: skip
-    env = {"IDMS_GUARD_MIRROR_SET_POLL_SECONDS": "0.2"}
+    env = {
+        "IDMS_GUARD_MIRROR_SET_POLL_SECONDS": "0.2",
+        "IDMS_GUARD_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+    }
     with running(argv, log, env) as process:
         server = Server(port, tmp_path, process, log, ca)
         wait_for(lambda: server.get("/readyz") == 200, "readiness", process=process, log_path=log)
@@ -200,6 +204,27 @@ def test_garbage_bodies_get_400_and_the_server_stays_up(server: Server) -> None:
             connection.close()
     assert server.get("/healthz") == 200
     assert "Traceback" not in server.log.read_text()
+
+
+def test_a_chunked_body_over_the_limit_gets_413_naming_the_setting(server: Server) -> None:
+    review = pod_review({"web": UNMIRRORED})
+    review["request"]["object"]["metadata"]["annotations"] = {"big": "x" * MAX_BODY_BYTES}
+    body = json.dumps(review).encode()
+    chunks = (body[start : start + 16_384] for start in range(0, len(body), 16_384))
+    connection = server.connect()
+    try:
+        connection.request(
+            "POST",
+            "/validate/warn",
+            chunks,
+            {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        reply = connection.getresponse()
+        assert reply.status == 413
+        assert "IDMS_GUARD_MAX_BODY_BYTES" in json.loads(reply.read())["error"]
+    finally:
+        connection.close()
 
 
 def test_sigterm_shuts_down_gracefully(server: Server) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhook.adapters.http_metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.adapters.http_pinning import PullSecrets, Registry, Resolver, audit_digests, pin
@@ -65,7 +65,9 @@ def create_app(
     pull_secrets: PullSecrets | None = None,
 ) -> Flask:
     app = Flask("idms_guard")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # One byte more than allowed, so that a chunked body (no Content-Length: werkzeug then
+    # stops reading at the limit without a word) shows it was longer; `_json_body` refuses it.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     metrics = metrics or Metrics()
     metrics.follow(lambda: index_source.state, last_sync)
 
@@ -78,7 +80,7 @@ def create_app(
         started = clock()
         endpoint = f"validate/{chosen.value}"
         try:
-            review = read_review(_json_body())
+            review = read_review(_json_body(settings.max_body_bytes))
         except AdmissionReviewError as error:
             metrics.answered(endpoint, Outcome.INVALID_REVIEW, clock() - started)
             return _error(400, str(error))
@@ -91,7 +93,7 @@ def create_app(
     def mutate_endpoint() -> Response:
         started = clock()
         try:
-            review = read_review(_json_body())
+            review = read_review(_json_body(settings.max_body_bytes))
         except AdmissionReviewError as error:
             metrics.answered("mutate", Outcome.INVALID_REVIEW, clock() - started)
             return _error(400, str(error))
@@ -129,6 +131,10 @@ def create_app(
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
         return Response(metrics.exposition(), mimetype=EXPOSITION_CONTENT_TYPE)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exception: RequestEntityTooLarge) -> Response:
+        return _error(413, _too_large(settings.max_body_bytes))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -201,12 +207,18 @@ def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Ans
     )
 
 
-def _json_body() -> Any:
+def _json_body(limit: int) -> Any:
     raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge(_too_large(limit))
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise AdmissionReviewError(f"the body is not valid JSON: {error}") from None
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than {limit} bytes (raise IDMS_GUARD_MAX_BODY_BYTES to allow more)"
 
 
 def _json(status: int, body: Any) -> Response:
