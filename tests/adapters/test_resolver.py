@@ -14,6 +14,7 @@ import pytest
 
 from webhook.adapters.resolver import TagResolver
 from webhook.core.lookups import Lookup, LookupOutcome
+from webhook.core.presence import CachePolicy
 
 DIGEST = "sha256:" + "f" * 64
 
@@ -58,7 +59,8 @@ def registry() -> Registry:
 
 @pytest.fixture
 def resolver(registry: Registry, clock: Clock) -> Iterator[TagResolver]:
-    resolver = TagResolver(registry, ttl=300, negative_ttl=15, clock=clock)
+    policy = CachePolicy(tag_found_seconds=300, absent_seconds=15, tag_failed_seconds=15)
+    resolver = TagResolver(registry, policy, clock=clock)
     yield resolver
     registry.gate.set()
     resolver.close()
@@ -234,3 +236,32 @@ def test_lookups_use_the_registry_timeout_not_the_callers_leftover(clock: Clock)
     finally:
         resolver.close()
     assert seen == [1.5]
+
+
+def test_a_manifest_found_by_digest_is_kept_for_hours(
+    resolver: TagResolver, registry: Registry, clock: Clock
+) -> None:
+    registry.answers[f"m2/app@{DIGEST}"] = LookupOutcome.FOUND
+    resolver.resolve([("app", [f"m2/app@{DIGEST}"])], timeout=5)
+    clock.now += 5 * 3600
+    resolver.resolve([("app", [f"m2/app@{DIGEST}"])], timeout=5)
+    assert registry.calls == [f"m2/app@{DIGEST}"]
+
+
+def test_a_digest_that_could_not_be_checked_is_asked_again_at_once(
+    resolver: TagResolver, registry: Registry
+) -> None:
+    registry.answers[f"m2/app@{DIGEST}"] = LookupOutcome.UNREACHABLE
+    resolver.resolve([("app", [f"m2/app@{DIGEST}"])], timeout=5)
+    resolver.resolve([("app", [f"m2/app@{DIGEST}"])], timeout=5)
+    assert registry.calls == [f"m2/app@{DIGEST}"] * 2
+
+
+def test_a_tag_found_answers_for_its_digest_in_that_repository(
+    resolver: TagResolver, registry: Registry
+) -> None:
+    """What /mutate pinned, /validate then finds in the cache: nothing is asked twice."""
+    resolver.resolve([("app:1", ["m2/app:1"])], timeout=5)
+    (result,) = resolver.resolve([("app", [f"m2/app@{DIGEST}"])], timeout=5)
+    assert result.digest == DIGEST
+    assert registry.calls == ["m2/app:1"]

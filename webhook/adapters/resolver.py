@@ -1,9 +1,12 @@
-"""Tag → digest over the mirrors a pin plan names: cached, single-flight, parallel, deadline-bound.
+"""Tag → digest over the mirrors a pin plan names, and "is this manifest there?" for
+`--verify-mirror`: cached, single-flight, parallel, deadline-bound.
 
 The admission request has a deadline below the webhook's `timeoutSeconds`; whatever is not
 resolved by then is reported unresolved and the image stays as it is. Lookups still
 running carry on in the background (each bounded by the client's own timeout) and fill
-the cache, so the next request for the same tag is answered at once.
+the cache, so the next request for the same tag is answered at once. How long each answer
+is kept is the core's `CachePolicy` (a digest found: hours; "not there": seconds; a digest
+that could not be checked: not at all), in one bounded LRU cache.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 from webhook.core.lookups import Lookup, LookupOutcome, Resolution
+from webhook.core.presence import CachePolicy, implied_presence
 
 LookupFunction = Callable[[str, float], Lookup]
 """(pull spec, timeout in seconds) → Lookup; must not raise for registry faults."""
@@ -33,9 +37,8 @@ class TagResolver:
     def __init__(
         self,
         lookup: LookupFunction,
-        ttl: float = 300.0,
-        negative_ttl: float = 15.0,
-        maxsize: int = 4096,
+        cache: CachePolicy | None = None,
+        maxsize: int = 8192,
         workers: int = 8,
         clock: Callable[[], float] = time.monotonic,
         scoped_lookup: ScopedLookup | None = None,
@@ -47,8 +50,8 @@ class TagResolver:
         self._scoped_lookup = scoped_lookup
         self._scopes: OrderedDict[str, LookupFunction] = OrderedDict()
         self._clock = clock
-        self._found: TTLCache[Key, Lookup] = TTLCache(maxsize, ttl, timer=clock)
-        self._failed: TTLCache[Key, Lookup] = TTLCache(maxsize, negative_ttl, timer=clock)
+        self._policy = cache or CachePolicy()
+        self._answers: TLRUCache[Key, Lookup] = TLRUCache(maxsize, self._expires, timer=clock)
         self._in_flight: dict[Key, Future[Lookup]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="resolver")
@@ -83,8 +86,7 @@ class TagResolver:
     def flush(self) -> None:
         """Forget every answer: the mirror sets changed, so the mirrors may have too."""
         with self._lock:
-            self._found.clear()
-            self._failed.clear()
+            self._answers.clear()
 
     def close(self) -> None:
         self._walkers.shutdown(wait=False, cancel_futures=True)
@@ -126,7 +128,7 @@ class TagResolver:
 
     def _single_flight(self, key: Key, deadline: float) -> Future[Lookup]:
         with self._lock:
-            cached = self._found.get(key) or self._failed.get(key)
+            cached = self._answers.get(key)
             if cached is not None:
                 done: Future[Lookup] = Future()
                 done.set_result(cached)
@@ -158,9 +160,18 @@ class TagResolver:
         with self._lock:
             self.lookups_made += 1
             self._in_flight.pop(key, None)
-            cache = self._found if lookup.outcome is LookupOutcome.FOUND else self._failed
-            cache[key] = lookup
+            self._remember(key, lookup)
         return lookup
+
+    def _remember(self, key: Key, lookup: Lookup) -> None:
+        """Under the lock. A tag found also tells that its digest is in that repository."""
+        self._answers[key] = lookup  # an answer kept 0 s is dropped by the cache at once
+        implied = implied_presence(lookup)
+        if implied is not None:
+            self._answers[(key[0], implied.pull_spec)] = implied
+
+    def _expires(self, _key: Key, lookup: Lookup, now: float) -> float:
+        return now + self._policy.seconds(lookup)
 
 
 def _why(attempts: Sequence[Lookup]) -> str:

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.core.decision import Decision, Mode, Outcome, decide
+from webhook.core.decision import Decision, Mode, Outcome, cautions_for, decide
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.policy import Finding, PolicySettings, findings_for, namespace_exempt
-from webhook.core.workloads import SUPPORTED_KINDS, changed_sites, image_sites
+from webhook.core.presence import PresenceVerdict
+from webhook.core.workloads import SUPPORTED_KINDS, ImageSite, changed_sites, image_sites
 from webhook.errors import AdmissionReviewError
 
 API_VERSION = "admission.k8s.io/v1"
@@ -49,6 +50,8 @@ class Validation:
     request: AdmissionRequest
     decision: Decision
     findings: tuple[Finding, ...]
+    sites: tuple[ImageSite, ...] = ()
+    """The images judged (an UPDATE's changed ones only): what `--verify-mirror` asks about."""
 
     @property
     def outcome(self) -> Outcome:
@@ -98,10 +101,13 @@ def validate(
     index: MirrorIndex,
     settings: PolicySettings,
     known_digests: Mapping[str, str] | None = None,
+    presence: Mapping[str, PresenceVerdict] | None = None,
 ) -> Validation:
     """The validating webhook. Dry-run requests are judged the same; side effects (logs,
     metrics) are the caller's, which can tell them apart by `request.dry_run`.
-    `known_digests` (image → digest found in the mirrors) turns fixes into exact ones."""
+    `known_digests` (image → digest found in the mirrors) turns fixes into exact ones;
+    `presence` (image → what its mirrors answered) adds `not-in-mirror` findings and a
+    warning for each image whose mirrors could not be asked."""
     if (request.group, request.kind) not in SUPPORTED_KINDS or request.operation not in (
         "CREATE",
         "UPDATE",
@@ -115,8 +121,9 @@ def validate(
             return Validation(request, Decision(True, Outcome.UNCHANGED), ())
     else:
         sites = image_sites(request.group, request.kind, request.object)
-    findings = tuple(findings_for(sites, index, settings, known_digests))
-    return Validation(request, decide(mode, findings), findings)
+    findings = tuple(findings_for(sites, index, settings, known_digests, presence))
+    cautions = cautions_for(sites, presence) if presence else ()
+    return Validation(request, decide(mode, findings, cautions), findings, tuple(sites))
 
 
 def review_response(

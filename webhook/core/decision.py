@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from webhook.core.policy import Finding
+from webhook.core.presence import Presence, PresenceVerdict
+from webhook.core.workloads import ImageSite
 
 WARNING_LENGTH_MAX = 120
 WARNINGS_TOTAL_MAX = 4096
@@ -57,13 +59,16 @@ class Decision:
     audit_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-def decide(mode: Mode, findings: Sequence[Finding]) -> Decision:
+def decide(mode: Mode, findings: Sequence[Finding], cautions: Sequence[str] = ()) -> Decision:
+    """`cautions` are checks that could not be made (a mirror that could not be asked):
+    warned about in enforce and warn mode, never a reason to deny, silent in audit."""
+    told = within_budget(cautions, "images not verified") if mode is not Mode.AUDIT else ()
     if not findings:
-        return Decision(True, Outcome.ALLOWED)
+        return Decision(True, Outcome.ALLOWED, warnings=told)
     if mode is Mode.ENFORCE:
-        return Decision(False, Outcome.DENIED, message=deny_message(findings))
+        return Decision(False, Outcome.DENIED, message=deny_message(findings), warnings=told)
     if mode is Mode.WARN:
-        return Decision(True, Outcome.WARNED, warnings=warnings_for(findings))
+        return Decision(True, Outcome.WARNED, warnings=warnings_for(findings, cautions))
     return Decision(True, Outcome.AUDITED, audit_annotations=audit_annotations(findings))
 
 
@@ -81,12 +86,24 @@ def line_for(finding: Finding) -> str:
     return f"{finding.site.describe()}: {finding.image}: {finding.problem}; {finding.fix}"
 
 
-def warnings_for(findings: Sequence[Finding]) -> tuple[str, ...]:
+def warnings_for(findings: Sequence[Finding], cautions: Sequence[str] = ()) -> tuple[str, ...]:
     texts = [
         f"{finding.site.describe()}: {abbreviated(finding.image)}: {finding.hint}"
         for finding in findings
     ]
-    return within_budget(texts, "images not served by a mirror")
+    what = "images not served by a mirror" + (" or not verified" if cautions else "")
+    return within_budget([*texts, *cautions], what)
+
+
+def cautions_for(sites: Sequence[ImageSite], presence: Mapping[str, PresenceVerdict]) -> list[str]:
+    """One warning per site whose mirrors could not be asked whether they hold it."""
+    cautions = []
+    for site in sites:
+        verdict = presence.get(site.image or "")
+        if verdict is not None and verdict.presence is Presence.UNKNOWN:
+            image = abbreviated(site.image or "")
+            cautions.append(f"{site.describe()}: {image}: mirror not checked: {verdict.reason}")
+    return cautions
 
 
 def within_budget(texts: Sequence[str], what: str) -> tuple[str, ...]:

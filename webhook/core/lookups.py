@@ -35,3 +35,7 @@ class Resolution:
     attempts: tuple[Lookup, ...]
     reason: str = ""
     """Why there is no digest, in a few words, for the warning."""
+
+
+Lookups = list[tuple[str, tuple[str, ...]]]
+"""(image, pull specs to ask in order) pairs: what the resolver is given to answer."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from webhook.core.image_reference import ImageReference, parse, runtime_image
-from webhook.core.lookups import Resolution
+from webhook.core.lookups import Lookups, Resolution
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.workloads import ImageSite
 from webhook.errors import InvalidReferenceError
@@ -102,9 +102,6 @@ def checked(
             reason = f"the digest found at {found_at} is not on the digest mirrors"
             result[image] = Resolution(image, None, result[image].attempts, reason)
     return result
-
-
-Lookups = list[tuple[str, tuple[str, ...]]]
 
 
 def resolve_pins(

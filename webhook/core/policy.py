@@ -15,6 +15,7 @@ from enum import Enum
 
 from webhook.core.image_reference import ImageReference
 from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
+from webhook.core.presence import MIRROR_IT, Presence, PresenceVerdict
 from webhook.core.workloads import ImageSite
 
 IMAGE_SHOWN_MAX = 600  # a valid reference is at most ~520 characters
@@ -32,6 +33,8 @@ class Reason(Enum):
     SOURCE_BLOCKED_NO_MIRROR = "source-blocked-no-mirror"
     SHORT_NAME = "short-name"
     INVALID_REFERENCE = "invalid-reference"
+    NOT_IN_MIRROR = "not-in-mirror"
+    """Routed to mirrors that do not hold it (`--verify-mirror` asked them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +79,29 @@ def findings_for(
     index: MirrorIndex,
     settings: PolicySettings,
     known_digests: Mapping[str, str] | None = None,
+    presence: Mapping[str, PresenceVerdict] | None = None,
 ) -> list[Finding]:
+    """`presence` (image → what its mirrors answered, from `--verify-mirror`) adds
+    `not-in-mirror` for images the configuration routes well but no mirror holds."""
     digests = known_digests or {}
-    found = (image_finding(site, index, settings, digests.get(site.image or "")) for site in sites)
-    return [finding for finding in found if finding is not None]
+    verdicts = presence or {}
+    findings = []
+    for site in sites:
+        finding = image_finding(site, index, settings, digests.get(site.image or ""))
+        verdict = verdicts.get(site.image or "")
+        if finding is None and verdict is not None and verdict.presence is Presence.ABSENT:
+            finding = not_in_mirror(site, verdict)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def not_in_mirror(site: ImageSite, verdict: PresenceVerdict) -> Finding:
+    """Every candidate the node would try said "not there": the pull would fail."""
+    by_tag = bool(verdict.answers) and "@" not in verdict.answers[0].pull_spec
+    where = "tag mirrors" if by_tag else "mirrors"
+    problem = f"in none of its {where} ({verdict.reason})"
+    return Finding(site, Reason.NOT_IN_MIRROR, problem, MIRROR_IT, "not in its mirrors; mirror it")
 
 
 def image_finding(
