@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from webhook.adapters.manifest_files import STDIN, read_documents
-from webhook.adapters.resolver import TagResolver
 from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -24,14 +23,16 @@ from webhook.cli_common import (
     add_registry_options,
     installed_version,
     mirror_sets_from_args,
-    registry_client_from_args,
+    resolver_from_args,
     warn,
+    warn_unchecked,
 )
 from webhook.config import Settings
 from webhook.core.manifest_check import (
     CheckFinding,
     ManifestObject,
     check_objects,
+    checked_sites,
     manifest_objects,
     render_json,
     render_sarif,
@@ -40,12 +41,13 @@ from webhook.core.manifest_check import (
 from webhook.core.manifest_pinning import LineEdit, apply_edits, line_edits, planned_pins
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.pinning import resolve_pins
+from webhook.core.policy import PolicySettings
+from webhook.core.presence import PresenceVerdict, presence_questions, verify_presence
 from webhook.errors import UsageError
 
 OUTPUTS = ("text", "json", "sarif")
 # A command line can wait longer than an admission request.
 PIN_TIMEOUT_SECONDS = 60.0
-LOOKUP_TIMEOUT_SECONDS = 10.0
 
 
 def add_check_parser(commands: Any) -> None:
@@ -73,9 +75,15 @@ def add_check_parser(commands: Any) -> None:
     )
     check.add_argument("--write", action="store_true", help="with --pin: write the files")
     check.add_argument(
+        "--verify-mirror",
+        action="store_true",
+        help="ask the mirrors the node would try whether they hold each image (HEAD of "
+        "its manifest); one that none holds is a not-in-mirror finding",
+    )
+    check.add_argument(
         "--resolve-from-source",
         action="store_true",
-        help="with --pin: also ask the source registry when it is not blocked",
+        help="with --pin or --verify-mirror: also ask the source registry when it is not blocked",
     )
     add_registry_options(check)
     check.set_defaults(run=run_check)
@@ -93,7 +101,9 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.pin:
         _pin(args, objects, index, stderr)
         objects = _objects(args.paths, stdin_text) if args.write else objects
-    findings = check_objects(objects, index, Settings.from_env(os.environ).policy)
+    policy = Settings.from_env(os.environ).policy
+    presence = _verify(args, objects, index, policy, stderr) if args.verify_mirror else None
+    findings = check_objects(objects, index, policy, presence)
     _print(findings, args.output, args.mode, stdout)
     return EXIT_FINDINGS if findings and args.mode == "enforce" else EXIT_OK
 
@@ -113,18 +123,14 @@ def _pin(
     """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
     policy = Settings.from_env(os.environ).policy
     planned = planned_pins(objects, index, policy, args.resolve_from_source)
-    with registry_client_from_args(args) as client:
-        resolver = TagResolver(client.manifest_digest, lookup_timeout=LOOKUP_TIMEOUT_SECONDS)
-        try:
-            resolutions = resolve_pins(
-                [pin.plan for pin in planned],
-                index,
-                resolver.resolve,
-                PIN_TIMEOUT_SECONDS,
-                time.monotonic,
-            )
-        finally:
-            resolver.close()
+    with resolver_from_args(args) as resolver:
+        resolutions = resolve_pins(
+            [pin.plan for pin in planned],
+            index,
+            resolver.resolve,
+            PIN_TIMEOUT_SECONDS,
+            time.monotonic,
+        )
     edits, notes = line_edits(planned, resolutions)
     for note in notes:
         warn(stderr, note)
@@ -133,6 +139,24 @@ def _pin(
         print(f"{edit.path}:{edit.line}: {verb} {edit.original} → {edit.pinned}", file=stderr)
     if args.write:
         _write(edits, stderr)
+
+
+def _verify(
+    args: argparse.Namespace,
+    objects: list[ManifestObject],
+    index: MirrorIndex,
+    policy: PolicySettings,
+    stderr: TextIO,
+) -> dict[str, PresenceVerdict]:
+    """Ask the mirrors about every image the configuration routes to them; an image whose
+    mirrors could not be asked is a warning, not a finding."""
+    flagged = [item.finding.site for item in check_objects(objects, index, policy)]
+    sites = checked_sites(objects, policy)
+    questions = presence_questions(sites, flagged, index, args.resolve_from_source)
+    with resolver_from_args(args) as resolver:
+        verdicts = verify_presence(questions, resolver.resolve, PIN_TIMEOUT_SECONDS)
+    warn_unchecked(verdicts, stderr)
+    return verdicts
 
 
 def _write(edits: list[LineEdit], stderr: TextIO) -> None:

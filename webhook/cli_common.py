@@ -5,19 +5,25 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from typing import TextIO
 
 from webhook.adapters.registry import RegistryClient
+from webhook.adapters.resolver import TagResolver
 from webhook.config import Settings
 from webhook.core.image_reference import parse
 from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.presence import Presence, PresenceVerdict
 from webhook.errors import InvalidReferenceError, UsageError
 from webhook.main import load_example_mirror_sets, load_mirror_set_paths, registry_client
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+LOOKUP_TIMEOUT_SECONDS = 10.0
+"""A command line can wait longer for a registry than an admission request."""
 
 
 def installed_version() -> str:
@@ -73,6 +79,25 @@ def registry_client_from_args(args: argparse.Namespace) -> RegistryClient:
     server's: no pod pull secrets)."""
     settings = Settings(registry_auth=args.registry_auth or "", registry_ca=args.registry_ca or "")
     return registry_client(settings)
+
+
+@contextmanager
+def resolver_from_args(args: argparse.Namespace) -> Iterator[TagResolver]:
+    """Cached, parallel lookups with the client of `registry_client_from_args`; closed
+    when done."""
+    with registry_client_from_args(args) as client:
+        resolver = TagResolver(client.manifest_digest, lookup_timeout=LOOKUP_TIMEOUT_SECONDS)
+        try:
+            yield resolver
+        finally:
+            resolver.close()
+
+
+def warn_unchecked(verdicts: Mapping[str, PresenceVerdict], stderr: TextIO) -> None:
+    """`--verify-mirror`: a mirror that could not be asked is a warning, never a finding."""
+    for image, verdict in verdicts.items():
+        if verdict.presence is Presence.UNKNOWN:
+            warn(stderr, f"{image}: mirror not checked: {verdict.reason}")
 
 
 def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSetConfig:

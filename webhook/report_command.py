@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from itertools import groupby
 from operator import attrgetter
 from typing import TextIO
@@ -22,13 +22,17 @@ from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_exempt_namespace_option,
+    add_registry_options,
+    resolver_from_args,
     warn,
     warn_about,
+    warn_unchecked,
 )
 from webhook.config import Settings
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.policy import PolicySettings, namespace_exempt
+from webhook.core.presence import PresenceVerdict, presence_questions, verify_presence
 from webhook.core.report import (
     InventoryItem,
     ReportRow,
@@ -36,8 +40,13 @@ from webhook.core.report import (
     render_json,
     render_table,
     report_rows,
+    report_sites,
 )
+from webhook.core.workloads import ImageSite
 from webhook.main import load_mirror_set_paths
+
+VERIFY_TIMEOUT_SECONDS = 60.0
+"""A namespace's lookups together: a report can wait longer than an admission request."""
 
 
 def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +75,13 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default=[],
         help="judge with these IDMS/ITMS/ICSP files instead of the cluster's",
     )
+    report.add_argument(
+        "--verify-mirror",
+        action="store_true",
+        help="ask the mirrors whether they hold each image the mirror sets route to them; "
+        "rows with not-in-mirror for those none holds (and --oc-mirror lists them)",
+    )
+    add_registry_options(report)
     add_exempt_namespace_option(report)
     report.set_defaults(run=run_report)
 
@@ -84,8 +100,10 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             warn(stderr, f"no namespace to scan{_hint(args)}")
         bar = _ProgressBar(stderr) if stderr.isatty() else None
         counted = _Counted(scan(client, guarded, progress=bar))
+        index = MirrorIndex.from_config(config)
         try:
-            rows = _judge(counted, MirrorIndex.from_config(config), policy, modes)
+            with _verifier(args, index, stderr) as verify:
+                rows = _judge(counted, index, policy, modes, verify)
         finally:
             if bar is not None:
                 bar.clear()
@@ -99,18 +117,49 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_FINDINGS if rows else EXIT_OK
 
 
+Verify = Callable[[list[ImageSite], list[ImageSite]], dict[str, PresenceVerdict]]
+"""(sites judged, sites already flagged) → what the mirrors answered, by image."""
+
+
 def _judge(
     items: Iterable[InventoryItem],
     index: MirrorIndex,
     policy: PolicySettings,
     modes: dict[str, str | None],
+    verify: Verify | None = None,
 ) -> list[ReportRow]:
     """One namespace at a time (the scan yields them in turn, and controllers never cross
     namespaces), so memory holds one namespace's objects, not the cluster's."""
     rows: list[ReportRow] = []
-    for _, objects in groupby(items, key=attrgetter("namespace")):
-        rows.extend(report_rows(objects, index, policy, modes))
+    for _, group in groupby(items, key=attrgetter("namespace")):
+        objects = list(group)
+        found = report_rows(objects, index, policy, modes)
+        if verify is not None:
+            presence = verify(report_sites(objects, policy), [row.site for row in found])
+            found = report_rows(objects, index, policy, modes, presence)
+        rows.extend(found)
     return rows
+
+
+@contextmanager
+def _verifier(
+    args: argparse.Namespace, index: MirrorIndex, stderr: TextIO
+) -> Iterator[Verify | None]:
+    """With --verify-mirror: asks the mirrors (one resolver for the whole scan, so an image
+    used in many namespaces is asked once); a mirror that cannot be asked is a warning."""
+    if not args.verify_mirror:
+        yield None
+        return
+    from_source = Settings.from_env(os.environ).resolve_from_source
+    with resolver_from_args(args) as resolver:
+
+        def verify(sites: list[ImageSite], flagged: list[ImageSite]) -> dict[str, PresenceVerdict]:
+            questions = presence_questions(sites, flagged, index, from_source)
+            verdicts = verify_presence(questions, resolver.resolve, VERIFY_TIMEOUT_SECONDS)
+            warn_unchecked(verdicts, stderr)
+            return verdicts
+
+        yield verify
 
 
 def _policy(args: argparse.Namespace) -> PolicySettings:

@@ -281,3 +281,10 @@ def test_a_configuration_finding_is_not_replaced_by_presence() -> None:
         request, Mode.ENFORCE, INDEX, PolicySettings(), presence={verdict.image: verdict}
     )
     assert [f.reason for f in validation.findings] == [Reason.TAG_NOT_MIRRORED]
+
+
+def test_an_exempt_image_stays_exempt_whatever_its_mirrors_say() -> None:
+    request = read_review(pod_review({"app": IMAGE}))
+    settings = PolicySettings(exempt_images=("quay.io/acme/*",))
+    validation = validate(request, Mode.ENFORCE, INDEX, settings, presence={IMAGE: ABSENT})
+    assert validation.outcome is Outcome.ALLOWED

@@ -7,13 +7,14 @@ findings carry file and line so editors and code-scanning tools can point at the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.policy import Finding, PolicySettings, Reason, findings_for, namespace_exempt
-from webhook.core.workloads import SUPPORTED_KINDS, image_sites
+from webhook.core.presence import PresenceVerdict
+from webhook.core.workloads import SUPPORTED_KINDS, ImageSite, image_sites
 
 LineOf = Callable[[str], int]
 
@@ -65,9 +66,32 @@ def manifest_objects(path: str, body: Any, line_of: LineOf) -> list[ManifestObje
 
 
 def check_objects(
-    objects: Iterable[ManifestObject], index: MirrorIndex, settings: PolicySettings
+    objects: Iterable[ManifestObject],
+    index: MirrorIndex,
+    settings: PolicySettings,
+    presence: Mapping[str, PresenceVerdict] | None = None,
 ) -> list[CheckFinding]:
+    """`presence` (from `--verify-mirror`) adds `not-in-mirror` where no mirror holds it."""
     results: list[CheckFinding] = []
+    for obj, sites in _checked(objects, settings):
+        _, kind = obj.group_kind
+        namespace = _text(obj.metadata.get("namespace"))
+        name = _text(obj.metadata.get("name")) or _text(obj.metadata.get("generateName"))
+        for finding in findings_for(sites, index, settings, presence=presence):
+            line = obj.line_of(obj.pointer + finding.site.pointer)
+            results.append(CheckFinding(obj.path, line, kind, name, namespace, finding))
+    return results
+
+
+def checked_sites(objects: Iterable[ManifestObject], settings: PolicySettings) -> list[ImageSite]:
+    """Every image `check_objects` judges: what `--verify-mirror` may ask about."""
+    return [site for _, sites in _checked(objects, settings) for site in sites]
+
+
+def _checked(
+    objects: Iterable[ManifestObject], settings: PolicySettings
+) -> Iterator[tuple[ManifestObject, tuple[ImageSite, ...]]]:
+    """Workloads outside the exempt namespaces, with their images."""
     for obj in objects:
         group, kind = obj.group_kind
         if (group, kind) not in SUPPORTED_KINDS:
@@ -75,11 +99,7 @@ def check_objects(
         namespace = _text(obj.metadata.get("namespace"))
         if namespace and namespace_exempt(namespace, settings):
             continue
-        name = _text(obj.metadata.get("name")) or _text(obj.metadata.get("generateName"))
-        for finding in findings_for(image_sites(group, kind, obj.body), index, settings):
-            line = obj.line_of(obj.pointer + finding.site.pointer)
-            results.append(CheckFinding(obj.path, line, kind, name, namespace, finding))
-    return results
+        yield obj, image_sites(group, kind, obj.body)
 
 
 def render_text(findings: Iterable[CheckFinding]) -> str:
@@ -122,6 +142,7 @@ _RULE_TEXT = {
     Reason.SOURCE_BLOCKED_NO_MIRROR: "The source is blocked and no mirror serves the pull",
     Reason.SHORT_NAME: "Short name: the registry depends on the node",
     Reason.INVALID_REFERENCE: "The image reference does not parse",
+    Reason.NOT_IN_MIRROR: "None of the mirrors the node would try holds the image",
 }
 
 

@@ -85,15 +85,12 @@ def findings_for(
     `not-in-mirror` for images the configuration routes well but no mirror holds."""
     digests = known_digests or {}
     verdicts = presence or {}
-    findings = []
-    for site in sites:
-        finding = image_finding(site, index, settings, digests.get(site.image or ""))
-        verdict = verdicts.get(site.image or "")
-        if finding is None and verdict is not None and verdict.presence is Presence.ABSENT:
-            finding = not_in_mirror(site, verdict)
-        if finding is not None:
-            findings.append(finding)
-    return findings
+    found = (
+        image_finding(site, index, settings, digests.get(key), verdicts.get(key))
+        for site in sites
+        for key in (site.image or "",)
+    )
+    return [finding for finding in found if finding is not None]
 
 
 def not_in_mirror(site: ImageSite, verdict: PresenceVerdict) -> Finding:
@@ -105,9 +102,14 @@ def not_in_mirror(site: ImageSite, verdict: PresenceVerdict) -> Finding:
 
 
 def image_finding(
-    site: ImageSite, index: MirrorIndex, settings: PolicySettings, digest: str | None = None
+    site: ImageSite,
+    index: MirrorIndex,
+    settings: PolicySettings,
+    digest: str | None = None,
+    presence: PresenceVerdict | None = None,
 ) -> Finding | None:
-    """The finding for one image, or None when the node would pull it through a mirror."""
+    """The finding for one image, or None when the node would pull it through a mirror
+    (and, when `presence` says what its mirrors answered, one of them holds it)."""
     if site.image is None or not site.image.strip():
         # Workload templates may leave `image` empty or " " for a controller to fill in
         # (OpenShift image-change triggers); a Pod cannot get past the API server so.
@@ -135,7 +137,10 @@ def image_finding(
             fix,
             "short name; write the registry",
         )
-    return _plan_finding(site, plan.plans[0], index, digest)
+    finding = _plan_finding(site, plan.plans[0], index, digest)
+    if finding is None and presence is not None and presence.presence is Presence.ABSENT:
+        return not_in_mirror(site, presence)
+    return finding
 
 
 def _mirror_serves(plan: PullPlan) -> bool:
