@@ -174,6 +174,8 @@ def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Sett
         settings = replace(settings, registry_auth=args.registry_auth)
     if args.registry_ca:
         settings = replace(settings, registry_ca=args.registry_ca)
+    if args.verify_mirror:
+        settings = replace(settings, verify_mirror=True)
     return settings.with_release_namespace(environ.get("POD_NAMESPACE", ""))
 
 
@@ -309,6 +311,12 @@ def _add_serve(commands: Any) -> None:
     serve_command.add_argument("--threads", type=positive, default=8, help="threads per worker")
     add_exempt_namespace_option(serve_command)
     add_registry_options(serve_command)
+    serve_command.add_argument(
+        "--verify-mirror",
+        action="store_true",
+        help="ask the mirrors whether they hold each image the mirror sets route to them "
+        "(IDMS_GUARD_VERIFY_MIRROR); an image none holds is a not-in-mirror finding",
+    )
     serve_command.add_argument(
         "--kubeconfig",
         metavar="FILE",

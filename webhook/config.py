@@ -38,6 +38,9 @@ class Settings:
     """Write `name:tag@sha256:…` instead of `name@sha256:…`."""
     resolve_from_source: bool = False
     """Also ask the source registry for a digest (when it is not blocked)."""
+    verify_mirror: bool = False
+    """Ask the mirrors whether they hold each routed image before admitting it (HEAD of
+    the manifest, within `pin_timeout_seconds`); not-in-mirror when none does."""
     pod_pull_secrets: bool = False
     """Also use the pod's own imagePullSecrets for pinning lookups (needs get on Secrets)."""
     kubeconfig: str = ""

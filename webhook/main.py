@@ -174,6 +174,7 @@ def build_app(settings: Settings) -> Flask:
         pin_timeout=settings.pin_timeout_seconds,
         keep_tag=settings.pin_keep_tag,
         resolve_from_source=settings.resolve_from_source,
+        verify_mirror=settings.verify_mirror,
     )
     reader = PullSecretReader(cluster) if cluster and settings.pod_pull_secrets else None
     return create_app(

@@ -27,7 +27,13 @@ RESTRICTED_VOLUME_TYPES = {
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
     "persistentVolumeClaim", "projected", "secret",
 }  # fmt: skip
-CHART_SETTINGS = ("pin_timeout_seconds", "pin_keep_tag", "resolve_from_source", "pod_pull_secrets")
+CHART_SETTINGS = (
+    "pin_timeout_seconds",
+    "pin_keep_tag",
+    "resolve_from_source",
+    "pod_pull_secrets",
+    "verify_mirror",
+)
 """Settings the chart passes besides the exemptions and fail_closed."""
 
 
@@ -287,3 +293,12 @@ def test_the_priority_class_follows_the_enforce_failure_policy(
     """Failing closed, an evicted webhook blocks pods: it gets a critical class, as
     Gatekeeper's does."""
     assert pod_spec(helm.template(values)).get("priorityClassName") == expected
+
+
+def test_verify_mirror_is_off_by_default_and_the_value_turns_it_on(
+    default_render: Rendered, helm: Helm
+) -> None:
+    on = helm.template({"verifyMirror": {"enabled": True}})
+    assert environment(default_render)[f"{ENV_PREFIX}VERIFY_MIRROR"]["value"] == "false"
+    assert environment(on)[f"{ENV_PREFIX}VERIFY_MIRROR"]["value"] == "true"
+    assert Settings.from_env({f"{ENV_PREFIX}VERIFY_MIRROR": "true"}).verify_mirror

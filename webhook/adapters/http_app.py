@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
@@ -22,11 +22,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhook.adapters.http_metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.adapters.http_pinning import PullSecrets, Registry, Resolver, audit_digests, pin
+from webhook.adapters.http_presence import mirror_presence
 from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
 from webhook.core.decision import Decision, Mode, Outcome
 from webhook.core.explanation import explanation_json
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.policy import Finding, PolicySettings
+from webhook.core.presence import PresenceVerdict
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
@@ -53,6 +55,8 @@ class AppSettings:
     """Seconds all registry lookups of one request may take; below timeoutSeconds."""
     keep_tag: bool = False
     resolve_from_source: bool = False
+    verify_mirror: bool = False
+    """Ask the mirrors whether they hold each routed image (not-in-mirror when none does)."""
 
 
 def create_app(
@@ -147,6 +151,7 @@ def create_app(
 class _Answer:
     decision: Decision
     findings: tuple[Finding, ...]
+    presence: Mapping[str, PresenceVerdict] = field(default_factory=dict)
 
 
 def _judge(
@@ -156,17 +161,30 @@ def _judge(
     settings: AppSettings,
     registry: Registry,
 ) -> _Answer:
+    """Judge the configuration; then, within one registry deadline, ask the mirrors
+    (`--verify-mirror`) and, for audit, find the digests pinning would write."""
     try:
         index = index_source.current
         validation = validate(review, mode, index, settings.policy)
-        if mode is Mode.AUDIT and registry.resolver is not None and validation.findings:
-            digests = audit_digests(review, validation.findings, index, settings, registry)
-            if digests:
-                validation = validate(review, mode, index, settings.policy, digests)
+        if registry.resolver is None:
+            return _Answer(validation.decision, validation.findings)
+        deadline = time.monotonic() + settings.pin_timeout
+        presence: dict[str, PresenceVerdict] = {}
+        if settings.verify_mirror and validation.sites:
+            presence = mirror_presence(
+                review, validation, index, registry, settings.pin_timeout,
+                settings.resolve_from_source,
+            )  # fmt: skip
+        digests: dict[str, str] = {}
+        if mode is Mode.AUDIT and validation.findings:
+            left = replace(settings, pin_timeout=max(0.0, deadline - time.monotonic()))
+            digests = audit_digests(review, validation.findings, index, left, registry)
+        if digests or presence:
+            validation = validate(review, mode, index, settings.policy, digests, presence)
     except Exception:  # a bug must not block the API server; logged with its traceback
         log.exception("internal error judging %s in %s", review.described, review.namespace)
         return _Answer(failure_decision(mode, settings.fail_closed), ())
-    return _Answer(validation.decision, validation.findings)
+    return _Answer(validation.decision, validation.findings, presence)
 
 
 def failure_decision(mode: Mode, fail_closed: bool) -> Decision:
@@ -179,7 +197,11 @@ def failure_decision(mode: Mode, fail_closed: bool) -> Decision:
 
 def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Answer) -> None:
     """Log and count findings; dry-run requests leave no trace but the request counter."""
-    if review.dry_run or not answer.findings:
+    if review.dry_run:
+        return
+    for verdict in answer.presence.values():
+        metrics.mirror_checks.labels(verdict.presence.value).inc()
+    if not answer.findings:
         return
     for finding in answer.findings:
         metrics.findings.labels(finding.reason.value, mode.value).inc()

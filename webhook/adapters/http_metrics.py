@@ -38,6 +38,13 @@ class Metrics:
             ["reason", "mode"],
             registry=self.registry,
         )
+        self.mirror_checks = Counter(
+            "idms_guard_mirror_presence_checks",
+            "Images whose mirrors were asked whether they hold them (--verify-mirror), by "
+            "outcome: present, absent, unknown (could not be asked).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.index_tables = Gauge(
             "idms_guard_mirror_index_tables",
             "registries.conf tables in the mirror index in use.",
