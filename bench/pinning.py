@@ -98,15 +98,16 @@ class Mirror:
     def spec(self, number: int) -> str:
         return f"{self.host}/{MIRROR_PATH}/app{number}:{TAG}"
 
-    def credentials(self) -> DockerConfig:
+    def credentials(self, host: str = "") -> DockerConfig:
+        """For the registry, or for `host` (a proxy in front of it)."""
         token = base64.b64encode(f"{USER}:{self.password}".encode()).decode()
-        return DockerConfig.from_json(json.dumps({"auths": {self.host: {"auth": token}}}))
+        return DockerConfig.from_json(json.dumps({"auths": {host or self.host: {"auth": token}}}))
 
-    def index(self) -> MirrorIndex:
+    def index(self, host: str = "") -> MirrorIndex:
         """IDMS quay.io/acme -> <host>/mirror/acme, the usual oc-mirror output."""
         from tests.support.mirror_objects import entry, mirror_object
 
-        mirrors = [entry(SOURCE, f"{self.host}/{MIRROR_PATH}")]
+        mirrors = [entry(SOURCE, f"{host or self.host}/{MIRROR_PATH}")]
         return MirrorIndex.from_config(load_mirror_sets([mirror_object("idms", "acme", mirrors)]))
 
 

@@ -1,20 +1,25 @@
 """A TCP proxy on 127.0.0.1 that holds every new connection for a while before relaying it
-to a real server: a registry made slow without changing the registry."""
+to a real server: a registry made slow without changing the registry. With `latency`, it
+also delivers every chunk that late, each way: a registry that far away (a round trip
+costs twice `latency`; a TLS handshake, two round trips)."""
 
 from __future__ import annotations
 
+import queue
 import select
 import socket
 import threading
+import time
 from types import TracebackType
 
 _CHUNK = 65536
 
 
 class DelayingProxy:
-    def __init__(self, upstream: tuple[str, int], delay: float) -> None:
+    def __init__(self, upstream: tuple[str, int], delay: float, latency: float = 0.0) -> None:
         self.upstream = upstream
         self.delay = delay
+        self.latency = latency
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
@@ -60,7 +65,10 @@ class DelayingProxy:
             except OSError:
                 return
             with upstream:
-                self._pump(client, upstream)
+                if self.latency > 0:
+                    self._pump_late(client, upstream)
+                else:
+                    self._pump(client, upstream)
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peers = {client: upstream, upstream: client}
@@ -74,3 +82,51 @@ class DelayingProxy:
                     peers[source].sendall(data)
                 except OSError:
                     return
+
+    def _pump_late(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Each direction: a reader stamps chunks with when they are due, a writer sends
+        them then, in order; either side closing ends both."""
+        done = threading.Event()
+        threads = []
+        for source, target in ((client, upstream), (upstream, client)):
+            chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+            threads.append(threading.Thread(target=self._read, args=(source, chunks, done)))
+            threads.append(threading.Thread(target=self._write, args=(target, chunks, done)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _read(
+        self, source: socket.socket, chunks: queue.Queue[tuple[float, bytes]], done: threading.Event
+    ) -> None:
+        while not (done.is_set() or self._stop.is_set()):
+            readable, _, _ = select.select([source], [], [], 0.05)
+            if not readable:
+                continue
+            try:
+                data = source.recv(_CHUNK)
+            except OSError:
+                data = b""
+            chunks.put((time.monotonic() + self.latency, data))
+            if not data:
+                return
+
+    def _write(
+        self, target: socket.socket, chunks: queue.Queue[tuple[float, bytes]], done: threading.Event
+    ) -> None:
+        while not (done.is_set() or self._stop.is_set()):
+            try:
+                due, data = chunks.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            wait = due - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                break
+            if not data:
+                break
+            try:
+                target.sendall(data)
+            except OSError:
+                break
+        done.set()

@@ -28,7 +28,7 @@ from webhook.core.decision import Decision, Mode, Outcome
 from webhook.core.explanation import explanation_json
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.policy import Finding, PolicySettings
-from webhook.core.presence import PresenceVerdict
+from webhook.core.presence import PresenceVerdict, all_present
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
@@ -179,7 +179,7 @@ def _judge(
         if mode is Mode.AUDIT and validation.findings:
             left = replace(settings, pin_timeout=max(0.0, deadline - time.monotonic()))
             digests = audit_digests(review, validation.findings, index, left, registry)
-        if digests or presence:
+        if digests or not all_present(presence):  # else the answer stands as it is
             validation = validate(review, mode, index, settings.policy, digests, presence)
     except Exception:  # a bug must not block the API server; logged with its traceback
         log.exception("internal error judging %s in %s", review.described, review.namespace)

@@ -89,7 +89,8 @@ def presence_question(
         specs += source
     if not specs:
         return None
-    return PresenceQuestion(image, pull.reference, tuple(_normalized(s) for s in specs))
+    # The index already pulls `name:tag@digest` as `name@digest`: one cache key for both.
+    return PresenceQuestion(image, pull.reference, tuple(specs))
 
 
 def presence_questions(
@@ -146,8 +147,9 @@ def lookups_for(questions: Iterable[PresenceQuestion]) -> Lookups:
     return [(question.image, question.pull_specs) for question in questions]
 
 
-def absent_images(verdicts: Mapping[str, PresenceVerdict]) -> dict[str, PresenceVerdict]:
-    return {image: v for image, v in verdicts.items() if v.presence is Presence.ABSENT}
+def all_present(verdicts: Mapping[str, PresenceVerdict]) -> bool:
+    """Nothing to add to a judgement: no finding and no warning comes from these."""
+    return all(verdict.presence is Presence.PRESENT for verdict in verdicts.values())
 
 
 def implied_presence(lookup: Lookup) -> Lookup | None:
@@ -189,14 +191,6 @@ class CachePolicy:
         if presence is Presence.ABSENT:
             return self.absent_seconds
         return self.unknown_seconds if by_digest else self.tag_failed_seconds
-
-
-def _normalized(spec: str) -> str:
-    """`name:tag@digest` is pulled as `name@digest`: one cache key for both spellings."""
-    try:
-        return str(parse(spec).without_tag_when_digested())
-    except InvalidReferenceError:
-        return spec
 
 
 def _repository(pull_spec: str) -> str:
