@@ -89,7 +89,7 @@ def test_pod_security_passes_restricted_v2_and_the_restricted_standard(
         assert security["seccompProfile"] == {"type": "RuntimeDefault"}
         for host_namespace in ("hostNetwork", "hostPID", "hostIPC"):
             assert not pod.get(host_namespace)
-        for volume in pod["volumes"]:
+        for volume in pod.get("volumes", []):
             assert set(volume) - {"name"} <= RESTRICTED_VOLUME_TYPES, volume
         for item in pod["containers"]:
             context = item["securityContext"]
@@ -265,7 +265,7 @@ def test_rbac_reads_mirror_sets_and_secrets_only_when_asked(helm: Helm) -> None:
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]} in with_secrets["rules"]
     binding = helm.template().one("ClusterRoleBinding")
     (subject,) = binding["subjects"]
-    assert subject["name"] == helm.template().one("ServiceAccount")["metadata"]["name"]
+    assert subject["name"] == pod_spec(helm.template())["serviceAccountName"]
 
 
 def test_a_registry_proxy_reaches_registry_lookups_only(helm: Helm) -> None:

@@ -3,33 +3,43 @@
 From one render: the chart-generated Secret and the mirror-set ConfigMap become files where
 the Deployment mounts them, `idms-guard serve` starts with the Deployment's own command,
 arguments and environment (only the address and port are changed), and the `helm test`
-pod's script runs with its own environment against it, the Service's DNS name resolving to
-127.0.0.1 as cluster DNS would. That covers the certificate (its names, its CA in the
-webhooks' caBundle), the flags, the paths, and the test itself.
+pod's script runs with its own environment and a ServiceAccount token against an API
+server stand-in (tests/support/admission_api.py) that knows the render: it authorizes the
+test by the rendered Role, selects the webhook entries by the test namespace's labels and
+calls the webhook trusting only the rendered caBundle. That covers the certificate (its
+names, its CA in the webhooks' caBundle), the flags, the paths, the selectors, the RBAC
+and the test itself; and the test fails where the API server could not reach the webhook.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import http.client
 import json
+import secrets
 import socket
 import ssl
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from tests.support.helm import NAMESPACE, Helm, Rendered
+from tests.support.admission_api import AdmissionAPIServer, Cluster, selects
+from tests.support.helm import NAMESPACE, Helm, HelmError, Rendered
 from tests.support.processes import free_port, running, wait_for
 from tests.support.reviews import pod_review
-from webhook.adapters.tls_certificates import generate_ca, write_certificate_files
+from webhook.adapters.tls_certificates import (
+    generate_ca,
+    generate_serving_certificate,
+    write_certificate_files,
+)
 from webhook.main import example_mirror_sets_text
 
 REPO = Path(__file__).parents[2]
@@ -126,55 +136,132 @@ def webhook(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield Running(rendered, port, root)
 
 
-def run_test_pod(running_webhook: Running, ca_override: Path | None = None) -> tuple[int, str]:
-    """The helm test pod's command and environment, its Service name resolved locally."""
-    rendered = running_webhook.rendered
+@dataclass
+class HelmTestRun:
+    status: int
+    output: str
+    calls: list[str]
+
+
+def run_test_pod(
+    running_webhook: Running,
+    rendered: Rendered | None = None,
+    *,
+    endpoint: tuple[str, int] | None = None,
+) -> HelmTestRun:
+    """The helm test pod's script, run as kubelet would with its ServiceAccount token,
+    against the API server stand-in that knows `rendered` (by default the render the
+    webhook runs from) and forwards the Service to the webhook (or `endpoint`)."""
+    rendered = rendered or running_webhook.rendered
     pod = rendered.one("Pod")
     (container,) = pod["spec"]["containers"]
-    mounts = Kubelet(rendered, running_webhook.root / "test-pod").mount(pod["spec"], container)
-    env = container_environment(container, mounts)
-    if ca_override is not None:
-        env["IDMS_GUARD_CA_FILE"] = str(ca_override)
-        env["IDMS_GUARD_ATTEMPTS"] = "1"
-    command = container["command"]
-    assert command[:2] == ["python3", "-c"]
-    host = urlsplit(env["IDMS_GUARD_URL"]).hostname
-    assert host == f"{rendered.one('Service')['metadata']['name']}.{NAMESPACE}.svc"
-    resolver = (
-        "import socket\n"
-        "_getaddrinfo = socket.getaddrinfo\n"
-        "def _cluster_dns(host, port, *args, **kwargs):\n"
-        f"    if host == {host!r}:\n"
-        f"        return _getaddrinfo('127.0.0.1', {running_webhook.port}, *args, **kwargs)\n"
-        "    return _getaddrinfo(host, port, *args, **kwargs)\n"
-        "socket.getaddrinfo = _cluster_dns\n"
-        f"exec(compile({command[2]!r}, 'admission-test.py', 'exec'))\n"
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    root = running_webhook.root / f"api-{uuid.uuid4().hex[:8]}"
+    account_dir = root / "serviceaccount"
+    account_dir.mkdir(parents=True)
+    token = secrets.token_urlsafe(24)
+    (account_dir / "token").write_text(token)
+    (account_dir / "namespace").write_text(pod["metadata"]["namespace"])
+    ca = generate_ca("kubernetes-ca")
+    serving = generate_serving_certificate(
+        ca, ["kubernetes.default.svc"], ip_addresses=["127.0.0.1"]
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", resolver],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", **env},
-        check=False,
+    files = write_certificate_files(root / "apiserver", ca, serving)
+    (account_dir / "ca.crt").write_bytes(ca.cert_pem)
+    service = f"{rendered.one('Service')['metadata']['name']}.{NAMESPACE}.svc"
+    cluster = Cluster(
+        rendered,
+        tokens={token: (pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"])},
+        endpoints={service: endpoint or ("127.0.0.1", running_webhook.port)},
     )
-    return completed.returncode, completed.stdout + completed.stderr
+    env = container_environment(container, {})
+    assert container["command"][:2] == ["python3", "-c"]
+    with AdmissionAPIServer(cluster, files["tls.crt"], files["tls.key"]) as api:
+        completed = subprocess.run(
+            [sys.executable, "-c", container["command"][2]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={
+                "PATH": "/usr/bin:/bin",
+                **env,
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+                "KUBERNETES_SERVICE_PORT": str(api.port),
+                "IDMS_GUARD_SERVICEACCOUNT_DIR": str(account_dir),
+                "IDMS_GUARD_ATTEMPTS": "1",
+            },
+            check=False,
+        )
+    return HelmTestRun(completed.returncode, completed.stdout + completed.stderr, api.calls)
 
 
-def test_the_helm_test_pod_passes_against_the_rendered_webhook(webhook: Running) -> None:
-    status, output = run_test_pod(webhook)
-    assert status == 0, output
-    assert "answered allowed=true" in output
+def changed(rendered: Rendered, change: Any) -> Rendered:
+    """A copy of the render with `change(documents)` applied, as if the cluster had it so."""
+    documents = [copy.deepcopy(document) for document in rendered.documents]
+    change(documents)
+    return Rendered(rendered.text, tuple(documents))
 
 
-def test_the_helm_test_pod_fails_when_the_certificate_is_not_trusted(
-    webhook: Running, tmp_path: Path
+def validating_entries(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        entry
+        for document in documents
+        if document["kind"] == "ValidatingWebhookConfiguration"
+        for entry in document["webhooks"]
+    ]
+
+
+def test_the_helm_test_pod_passes_through_the_api_server(webhook: Running) -> None:
+    run = run_test_pod(webhook)
+    assert run.status == 0, run.output
+    assert "ok: the API server called the webhook" in run.output
+    assert "helm-test.idms-guard.invalid/probe:1.0" in run.output
+    assert run.calls == ["warn.idms-guard.io"]  # the test namespace's mode, nothing else
+
+
+def test_the_helm_test_pod_fails_without_a_ca_bundle(webhook: Running) -> None:
+    """As with cainjector or service-ca not running: the API server cannot call it, and the
+    warn entry's Ignore lets the pod through silently."""
+
+    def drop_bundles(documents: list[dict[str, Any]]) -> None:
+        for entry in validating_entries(documents):
+            entry["clientConfig"].pop("caBundle")
+
+    run = run_test_pod(webhook, changed(webhook.rendered, drop_bundles))
+    assert run.status == 1
+    assert "without idms-guard's warning" in run.output
+    assert "caBundle" in run.output
+
+
+def test_the_helm_test_pod_fails_when_the_bundle_trusts_another_ca(webhook: Running) -> None:
+    stranger = base64.b64encode(generate_ca("someone-else").cert_pem).decode()
+
+    def replace_bundles(documents: list[dict[str, Any]]) -> None:
+        for entry in validating_entries(documents):
+            entry["clientConfig"]["caBundle"] = stranger
+
+    run = run_test_pod(webhook, changed(webhook.rendered, replace_bundles))
+    assert run.status == 1
+    assert "without idms-guard's warning" in run.output
+
+
+def test_the_helm_test_pod_fails_when_the_api_server_cannot_reach_the_webhook(
+    webhook: Running,
 ) -> None:
-    stranger = generate_ca("someone-else")
-    files = write_certificate_files(tmp_path, stranger, stranger)
-    status, output = run_test_pod(webhook, ca_override=files["ca.crt"])
-    assert status == 1
-    assert "CERTIFICATE_VERIFY_FAILED" in output
+    """A NetworkPolicy that shuts the API server out looks like this: nobody answers."""
+    run = run_test_pod(webhook, endpoint=("127.0.0.1", free_port()))
+    assert run.status == 1
+    assert "without idms-guard's warning" in run.output
+
+
+def test_the_helm_test_pod_needs_its_role(webhook: Running) -> None:
+    def drop_roles(documents: list[dict[str, Any]]) -> None:
+        documents[:] = [d for d in documents if d["kind"] != "Role"]
+
+    run = run_test_pod(webhook, changed(webhook.rendered, drop_roles))
+    assert run.status == 1
+    assert "403" in run.output
+    assert "cannot create resource" in run.output
 
 
 def test_the_served_certificate_is_the_one_the_webhooks_trust(webhook: Running) -> None:
@@ -216,3 +303,99 @@ def _accepts(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+TEST_NAMESPACE = "guard-idms-guard-helm-test"
+HOOK = "helm.sh/hook"
+
+
+def test_the_test_objects_are_hooks_in_a_namespace_the_release_owns(
+    default_render: Rendered,
+) -> None:
+    """`helm uninstall` leaves hooks behind but deletes release objects: the namespace is
+    one, so a failed test pod, kept for its logs, goes with it."""
+    namespace = default_render.one("Namespace")
+    assert namespace["metadata"]["name"] == TEST_NAMESPACE
+    assert HOOK not in (namespace["metadata"].get("annotations") or {})
+    tests = [d for d in default_render.documents if HOOK in d["metadata"].get("annotations", {})]
+    assert sorted(d["kind"] for d in tests) == ["Pod", "Role", "RoleBinding", "ServiceAccount"]
+    for document in tests:
+        metadata = document["metadata"]
+        assert metadata["namespace"] == TEST_NAMESPACE, document["kind"]
+        assert metadata["annotations"][HOOK] == "test"
+        policies = metadata["annotations"]["helm.sh/hook-delete-policy"].split(",")
+        assert policies == ["before-hook-creation", "hook-succeeded"]
+
+
+def test_the_test_may_create_pods_in_its_namespace_and_nothing_else(
+    default_render: Rendered,
+) -> None:
+    account = default_render.one("Pod")["spec"]["serviceAccountName"]
+    (binding,) = [
+        b for b in default_render.of_kind("RoleBinding") if b["roleRef"]["name"] == account
+    ]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": TEST_NAMESPACE}
+    ]
+    role = default_render.one("Role", binding["roleRef"]["name"])
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]
+    for cluster_binding in default_render.of_kind("ClusterRoleBinding"):
+        assert all(s["name"] != account for s in cluster_binding["subjects"])
+
+
+@pytest.mark.parametrize("pin_everywhere", [False, True])
+def test_the_test_namespace_reaches_the_warn_entry_alone(helm: Helm, pin_everywhere: bool) -> None:
+    rendered = helm.template({"pinning": {"allGuardedNamespaces": pin_everywhere}})
+    labels = {"kubernetes.io/metadata.name": TEST_NAMESPACE}
+    labels.update(rendered.one("Namespace")["metadata"]["labels"])
+    selected = [
+        entry["name"]
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+        for configuration in rendered.of_kind(kind)
+        for entry in configuration["webhooks"]
+        if selects(entry["namespaceSelector"], labels)
+    ]
+    assert selected == ["warn.idms-guard.io"]
+
+
+def test_the_test_namespace_can_be_named(helm: Helm) -> None:
+    rendered = helm.template({"tests": {"namespace": "idms-guard-smoke"}})
+    assert rendered.one("Namespace")["metadata"]["name"] == "idms-guard-smoke"
+    assert rendered.one("Pod")["metadata"]["namespace"] == "idms-guard-smoke"
+    (container,) = rendered.one("Pod")["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["IDMS_GUARD_TEST_NAMESPACE"] == "idms-guard-smoke"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"webhooks": {"warn": {"enabled": False}}}, "tests.enabled needs webhooks.warn.enabled"),
+        (
+            {"tests": {"namespace": "kube-smoke"}, "policy": {"exemptNamespaces": []}},
+            'starts with "kube-"',
+        ),
+        ({"tests": {"namespace": NAMESPACE}}, "it is the release namespace"),
+        (
+            {"tests": {"namespace": "legacy"}, "webhooks": {"excludeNamespaces": ["legacy"]}},
+            "webhooks.excludeNamespaces lists it",
+        ),
+        (
+            {"tests": {"namespace": "team-x"}, "policy": {"exemptNamespaces": ["team-?"]}},
+            r'matches "team-\?"',
+        ),
+    ],
+    ids=["warn off", "excluded prefix", "release namespace", "excluded", "exempt"],
+)
+def test_a_test_that_could_never_see_a_warning_is_refused(
+    helm: Helm, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(HelmError, match=message):
+        helm.template(values)
+
+
+def test_without_tests_there_is_no_test_namespace(helm: Helm) -> None:
+    rendered = helm.template(
+        {"tests": {"enabled": False}, "webhooks": {"warn": {"enabled": False}}}
+    )
+    assert not {"Namespace", "Pod", "Role", "RoleBinding"} & rendered.kinds()

@@ -20,6 +20,7 @@ from tests.support.crd_schema import crd_schema_errors
 from tests.support.helm import NAMESPACE, Helm, Rendered
 
 CLUSTER_SCOPED = {
+    "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
     "ValidatingWebhookConfiguration",
@@ -56,6 +57,8 @@ def test_names_fit_and_namespaced_objects_are_in_the_release_namespace(rendered:
         assert len(metadata["name"]) <= 63, metadata["name"]
         if document["kind"] in CLUSTER_SCOPED:
             assert "namespace" not in metadata
+        elif "helm.sh/hook" in metadata.get("annotations", {}):  # `helm test`'s namespace
+            assert metadata["namespace"] == rendered.one("Namespace")["metadata"]["name"]
         else:
             assert metadata["namespace"] == NAMESPACE, document["kind"]
 
@@ -105,7 +108,7 @@ def test_volumes_name_objects_that_exist(rendered: Rendered, case: Case) -> None
     }
     pods = [rendered.one("Deployment")["spec"]["template"]["spec"], *_test_pod_specs(rendered)]
     for spec in pods:
-        for volume in spec["volumes"]:
+        for volume in spec.get("volumes", []):
             if "secret" in volume:
                 reference = ("Secret", volume["secret"]["secretName"])
             elif "configMap" in volume:

@@ -132,7 +132,9 @@ def test_pinning_off_renders_no_mutating_webhook(helm: Helm) -> None:
 
 
 def test_a_disabled_mode_has_no_entry(helm: Helm) -> None:
-    rendered = helm.template({"webhooks": {"warn": {"enabled": False}}})
+    rendered = helm.template(
+        {"webhooks": {"warn": {"enabled": False}}, "tests": {"enabled": False}}
+    )
     assert set(entries(rendered, "ValidatingWebhookConfiguration")) == {
         "enforce.idms-guard.io",
         "audit.idms-guard.io",

@@ -72,8 +72,7 @@ two installs apart). */}}
 {{- end }}
 {{- end }}
 
-{{/* secret mode: the CA from certificates.secret.caBundle, for the helm test and the
-ServiceMonitor. */}}
+{{/* secret mode: the CA from certificates.secret.caBundle, for the ServiceMonitor. */}}
 {{- define "idms-guard.caConfigMapName" -}}
 {{- include "idms-guard.suffixed" (list . "ca") }}
 {{- end }}
@@ -115,6 +114,19 @@ ServiceMonitor. */}}
 {{- include "idms-guard.suffixed" (list . "test") }}
 {{- end }}
 
+{{/* The namespace `helm test` dry-runs a pod in: tests.namespace, or <fullname>-helm-test. */}}
+{{- define "idms-guard.testNamespaceName" -}}
+{{- default (include "idms-guard.suffixed" (list . "helm-test")) .Values.tests.namespace }}
+{{- end }}
+
+{{- define "idms-guard.testServiceAccountName" -}}
+{{- include "idms-guard.suffixed" (list . "helm-test") }}
+{{- end }}
+
+{{/* The image of the dry-run pod: a tag on a registry no mirror set names (.invalid is
+reserved), so the webhook always has a warning to give. */}}
+{{- define "idms-guard.testProbeImage" -}}helm-test.idms-guard.invalid/probe:1.0{{- end }}
+
 {{/* ---------- labels ---------- */}}
 
 {{/* The namespace labels that select the webhook entries. */}}
@@ -125,12 +137,6 @@ ServiceMonitor. */}}
 app.kubernetes.io/name: {{ include "idms-guard.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: webhook
-{{- end }}
-
-{{- define "idms-guard.testSelectorLabels" -}}
-app.kubernetes.io/name: {{ include "idms-guard.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: helm-test
 {{- end }}
 
 {{/* Labels of every object except the pods' selectors (those are selectorLabels). */}}
@@ -408,7 +414,7 @@ because the Secret and both webhook configurations must carry the same CA. */}}
 {{- end }}
 {{- end }}
 
-{{/* Where a client finds the CA that signed the serving certificate (helm test,
+{{/* Where a client finds the CA that signed the serving certificate (the
 ServiceMonitor): {kind: secret|configMap, name, key}. */}}
 {{- define "idms-guard.caRef" -}}
 {{- $mode := .Values.certificates.mode }}
@@ -466,7 +472,32 @@ key: ca.crt
 {{- if and .Values.mirrorSets.existingConfigMap .Values.mirrorSets.objects }}
 {{- fail "mirrorSets.existingConfigMap and mirrorSets.objects exclude each other" }}
 {{- end }}
+{{- if .Values.tests.enabled }}
+{{- include "idms-guard.validateTestNamespace" . }}
+{{- end }}
 {{- if not (or .Values.webhooks.enforce.enabled .Values.webhooks.warn.enabled .Values.webhooks.audit.enabled .Values.pinning.enabled) }}
 {{- fail "every webhook entry is disabled: enable at least one of webhooks.enforce, webhooks.warn, webhooks.audit, pinning" }}
+{{- end }}
+{{- end }}
+
+{{/* The test namespace must reach the warn entry: not excluded by the webhook
+configurations, not exempted by the webhook itself. */}}
+{{- define "idms-guard.validateTestNamespace" -}}
+{{- $namespace := include "idms-guard.testNamespaceName" . }}
+{{- if not .Values.webhooks.warn.enabled }}
+{{- fail "tests.enabled needs webhooks.warn.enabled: helm test expects the warning the warn entry gives through the API server. Enable it, or set tests.enabled=false" }}
+{{- end }}
+{{- $why := "" }}
+{{- if eq $namespace .Release.Namespace }}{{ $why = "it is the release namespace" }}{{ end }}
+{{- if has $namespace .Values.webhooks.excludeNamespaces }}{{ $why = "webhooks.excludeNamespaces lists it" }}{{ end }}
+{{- range .Values.webhooks.excludeNamespacePrefixes }}
+{{- if hasPrefix . $namespace }}{{ $why = printf "it starts with %q (webhooks.excludeNamespacePrefixes)" . }}{{ end }}
+{{- end }}
+{{- range .Values.policy.exemptNamespaces }}
+{{- $pattern := printf "^%s$" (regexQuoteMeta . | replace "\\*" ".*" | replace "\\?" ".") }}
+{{- if regexMatch $pattern $namespace }}{{ $why = printf "it matches %q (policy.exemptNamespaces)" . }}{{ end }}
+{{- end }}
+{{- if $why }}
+{{- fail (printf "the helm test namespace %q is never checked, because %s: set tests.namespace to another name, or tests.enabled=false" $namespace $why) }}
 {{- end }}
 {{- end }}
