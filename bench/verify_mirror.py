@@ -17,7 +17,7 @@ speed hits both alike:
 - cold: the 1-image and the 10-image pod to /validate/warn, each repetition on a new
   RegistryClient + TagResolver (no answer, connection or credential cached), through
   `tests.support.delaying_proxy.DelayingProxy` with `latency` 10 ms each way: every round
-  trip to the registry costs 20 ms, a TLS handshake two of them.
+  trip to the registry costs 20 ms (the proxy runs in a process of its own).
 
 Every answer is checked (the pod allowed with no warning, every image asked exactly once
 when cold, nothing asked when warm), so a timeout or a 401 never ends up as a timing. It
@@ -31,6 +31,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from pinning import IMAGE_COUNT, SOURCE, Mirror, post, running_mirror, support_on_path
+from pinning import IMAGE_COUNT, REPO, SOURCE, Mirror, post, running_mirror, support_on_path
 
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.registry import RegistryClient
@@ -167,14 +168,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+PROXY_PROCESS = """
+import sys
+from tests.support.delaying_proxy import DelayingProxy
+with DelayingProxy(("127.0.0.1", int(sys.argv[1])), delay=0.0, latency=float(sys.argv[2])) as p:
+    print(p.host, flush=True)
+    sys.stdin.read()  # until the benchmark closes our stdin
+"""
+
+
 @contextmanager
 def far_away(mirror: Mirror) -> Iterator[str]:
-    """The registry behind the latency proxy; yields the proxy's host:port."""
-    from tests.support.delaying_proxy import DelayingProxy
-
-    upstream = ("127.0.0.1", mirror.registry.port)
-    with DelayingProxy(upstream, delay=0.0, latency=LATENCY_SECONDS) as proxy:
-        yield proxy.host
+    """The registry behind the latency proxy, in a process of its own (its relay threads
+    must not compete with the webhook for this process's GIL); yields its host:port."""
+    argv = [sys.executable, "-c", PROXY_PROCESS, str(mirror.registry.port), str(LATENCY_SECONDS)]
+    proxy = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        assert proxy.stdout is not None
+        host = proxy.stdout.readline().strip()
+        if not host:
+            raise SystemExit("the latency proxy did not start")
+        yield host
+    finally:
+        if proxy.stdin is not None:
+            proxy.stdin.close()
+        try:
+            proxy.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -511,3 +511,15 @@ def test_matching_tables_lists_the_used_table_first_then_the_shadowed_ones() -> 
     prefixes = [table.prefix for table in index.matching_tables("quay.io/acme/app")]
     assert prefixes == ["quay.io/acme", "quay.io", "*.io"]
     assert index.find_table("quay.io/acme/app") is index.matching_tables("quay.io/acme/app")[0]
+
+
+def test_a_value_derived_from_the_index_is_computed_once() -> None:
+    """`--verify-mirror` asks the same question for every pod of a Deployment."""
+    index = MirrorIndex.from_config(load_mirror_sets([]))
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert [index.derived(("test", "image"), compute) for _ in range(3)] == [1, 1, 1]

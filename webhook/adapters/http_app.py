@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -199,8 +200,9 @@ def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Ans
     """Log and count findings; dry-run requests leave no trace but the request counter."""
     if review.dry_run:
         return
-    for verdict in answer.presence.values():
-        metrics.mirror_checks.labels(verdict.presence.value).inc()
+    counts = Counter(verdict.presence.value for verdict in answer.presence.values())
+    for outcome, count in counts.items():  # one labelled increment per outcome, not per image
+        metrics.mirror_checks.labels(outcome).inc(count)
     if not answer.findings:
         return
     for finding in answer.findings:

@@ -80,7 +80,8 @@ class TagResolver:
             for number, (image, specs) in enumerate(images)
             if known[number] is None
         }
-        wait(futures.values(), timeout=max(0.0, deadline - self._clock()))
+        if futures:
+            wait(futures.values(), timeout=max(0.0, deadline - self._clock()))
         results = []
         for number, (image, _) in enumerate(images):
             answer, future = known[number], futures.get(number)
@@ -94,8 +95,9 @@ class TagResolver:
         one must be asked."""
         attempts: list[Lookup] = []
         for spec in specs:
-            lookup = self._answers.get((scope, spec))
-            if lookup is None:
+            try:  # not .get(): that asks the cache twice, and each ask reads the clock
+                lookup = self._answers[(scope, spec)]
+            except KeyError:
                 return None
             attempts.append(lookup)
             if lookup.outcome is LookupOutcome.FOUND:

@@ -9,10 +9,11 @@ suffix of its host), so a lookup costs the length of the name, not the number of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
+from typing import TypeVar, cast
 
 from webhook.core.image_reference import (
     INPUT_LENGTH_MAX,
@@ -30,6 +31,7 @@ from webhook.core.vocabulary import NODE_FILES, OBJECTS, Vocabulary
 from webhook.errors import InvalidReferenceError
 
 PLAN_MEMO_MAX = 4096
+T = TypeVar("T")
 
 
 class Role(Enum):
@@ -96,6 +98,7 @@ class MirrorIndex:
         self.vocabulary = vocabulary
         """How findings name the rules: objects, or the node's files."""
         self._plans: dict[str, ImagePlan] = {}
+        self._derived: dict[tuple[str, ...], object] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
         # Where the mirror sets say images are served: the cluster reaches these by design.
@@ -229,6 +232,18 @@ class MirrorIndex:
                     self._plans.clear()
                 self._plans[image] = plan
         return plan
+
+    def derived(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """A value other modules derive from this index and an image (`key` names both),
+        memoized like `explain`: the index never changes, so neither does the value."""
+        if key in self._derived:
+            return cast(T, self._derived[key])
+        value = compute()
+        if sum(map(len, key)) <= INPUT_LENGTH_MAX + 64:
+            if len(self._derived) >= PLAN_MEMO_MAX:
+                self._derived.clear()
+            self._derived[key] = value
+        return value
 
     def _explain(self, image: str) -> ImagePlan:
         try:

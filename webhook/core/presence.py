@@ -76,6 +76,11 @@ def presence_question(
     Only hosts the mirror sets name are asked: the mirrors of the image's table, an image
     named directly on a mirror location, and the source only when `include_source` and
     it is not blocked (as for pinning; the pod spec never chooses a host)."""
+    key = ("presence", image, "source" if include_source else "")
+    return index.derived(key, lambda: _question(image, index, include_source))
+
+
+def _question(image: str, index: MirrorIndex, include_source: bool) -> PresenceQuestion | None:
     plan = index.explain(image)
     if plan.parse_error or plan.short_name:
         return None
