@@ -399,3 +399,21 @@ def test_serve_exempt_namespace_adds_to_the_environments_exemptions() -> None:
     args = build_parser().parse_args(["serve", "--exempt-namespace", "team-x"])
     settings = serve_settings(args, {"IDMS_GUARD_EXEMPT_NAMESPACES": "kube-system,infra"})
     assert settings.exempt_namespaces == ("kube-system", "infra", "team-x")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "verify"),
+    [
+        ([], {}, False),
+        (["--verify-mirror"], {}, True),
+        ([], {"IDMS_GUARD_VERIFY_MIRROR": "true"}, True),
+    ],
+    ids=["off by default", "the option", "the environment"],
+)
+def test_serve_verify_mirror_comes_from_the_option_or_the_environment(
+    argv: list[str], environ: dict[str, str], verify: bool
+) -> None:
+    from webhook.cli import build_parser, serve_settings
+
+    args = build_parser().parse_args(["serve", *argv])
+    assert serve_settings(args, environ).verify_mirror is verify

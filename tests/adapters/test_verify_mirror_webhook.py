@@ -5,6 +5,7 @@ never denies; answers are cached as the policy says."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 
 from tests.adapters.test_pinning_e2e import auth_file, mutate
 from tests.support.mirror_objects import entry, mirror_object
-from tests.support.registry import RegistryServer, RegistryTls, push_image
+from tests.support.registry import RegistryServer, RegistryTls, TokenServer, push_image
 from tests.support.reviews import pod_review
 from tests.support.sources import serving
 from webhook.adapters.http_app import AppSettings, create_app
@@ -198,3 +199,22 @@ def test_without_verify_mirror_nothing_is_asked(
             resolver.close()
     assert response["response"]["allowed"] is True
     assert resolver.lookups_made == 0
+
+
+def test_no_credential_or_token_reaches_an_answer_or_a_log(
+    token_registry: RegistryServer,
+    registry_tls: RegistryTls,
+    registry_users: dict[str, str],
+    token_server: TokenServer,
+    registry_log: list[logging.LogRecord],
+) -> None:
+    digest = push_image(token_registry, "mirror/held/secret", "1", layer_bytes=b"kept quiet")
+    with webhook(token_registry.host, registry_tls, auth_file(token_registry)) as hook:
+        answers = [
+            hook.validate(mode, f"quay.io/held/secret@{digest}", f"quay.io/held/secret@{ABSENT}")
+            for mode in ("enforce", "warn", "audit")
+        ]
+    told = json.dumps(answers) + "\n".join(record.getMessage() for record in registry_log)
+    secrets = [*registry_users.values(), *token_server.issued]
+    assert token_server.issued
+    assert not [secret for secret in secrets if secret in told]
