@@ -8,6 +8,7 @@
     ├── CertificateError            a certificate or key that cannot be used
     ├── RegistryConfigError         a registry auth file or CA bundle that cannot be used
     ├── NodeConfigError             a node's registries.conf (or drop-in) that cannot be used
+    ├── SignaturePolicyError        a policy.json document containers/image would refuse
     ├── KubeConfigError             no usable cluster connection settings
     ├── KubeApiError                the Kubernetes API failed or refused a request
     └── UsageError                  bad command-line arguments
@@ -64,6 +65,14 @@ class RegistryConfigError(IdmsGuardError):
 class NodeConfigError(IdmsGuardError):
     """A node's registries file (registries.conf, a drop-in, a rendered MachineConfig) that
     cannot be used; the message starts with the file's name."""
+
+
+class SignaturePolicyError(IdmsGuardError):
+    """A `policy.json` document that containers/image would refuse to load.
+
+    A node with such a file pulls nothing at all, so the message names the key path and
+    the upstream reason (`Unknown key`, `Default policy is missing`, …).
+    """
 
 
 class KubeConfigError(IdmsGuardError):

@@ -16,6 +16,7 @@ from webhook.core.image_reference import parse_normalized
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.registry_tables import RegistryTable, TableMirror
+from webhook.core.signature_policy import PolicyOutcome, parse_policy
 
 D = "sha256:" + "a" * 64
 IDMS1, IDMS2 = "ImageDigestMirrorSet/idms1", "ImageDigestMirrorSet/idms2"
@@ -523,3 +524,44 @@ def test_a_value_derived_from_the_index_is_computed_once() -> None:
         return len(calls)
 
     assert [index.derived(("test", "image"), compute) for _ in range(3)] == [1, 1, 1]
+
+
+# --------------------------------------------------------------------------------------
+# What else a node decides with: the search list and the signature policy
+# --------------------------------------------------------------------------------------
+
+
+def test_short_names_expand_over_the_configured_search_registries_in_order() -> None:
+    index = MirrorIndex((), search_registries=("mirror.corp", "quay.io"))
+    plan = index.explain("team/app:1")
+    assert [str(p.reference) for p in plan.plans] == [
+        "mirror.corp/team/app:1",
+        "quay.io/team/app:1",
+    ]
+
+
+def test_an_empty_search_list_leaves_a_short_name_nothing_to_try() -> None:
+    plan = MirrorIndex((), search_registries=()).explain("app:1")
+    assert plan.short_name
+    assert plan.plans == ()
+
+
+def test_without_a_signature_policy_there_is_no_verdict() -> None:
+    assert MirrorIndex(()).policy_verdict(parse_normalized("quay.io/a:1")) is None
+
+
+def test_the_verdict_is_on_the_logical_reference_not_the_mirror() -> None:
+    policy = parse_policy(
+        {
+            "default": [{"type": "insecureAcceptAnything"}],
+            "transports": {"docker": {"quay.io": [{"type": "reject"}]}},
+        }
+    )
+    index = objects_index(mirror_object("idms", "d", [entry("quay.io", "mirror.corp/quay")]))
+    index = MirrorIndex(index.tables, signature_policy=policy)
+    verdict = index.policy_verdict(parse_normalized(f"quay.io/a@{D}"))
+    assert verdict is not None
+    assert verdict.outcome is PolicyOutcome.REJECTED
+    mirror = index.policy_verdict(parse_normalized(f"mirror.corp/quay/a@{D}"))
+    assert mirror is not None
+    assert mirror.outcome is PolicyOutcome.ACCEPTED

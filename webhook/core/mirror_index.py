@@ -27,6 +27,7 @@ from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.node_registries import NodeRegistries
 from webhook.core.registries_conf import render
 from webhook.core.registry_tables import RegistryTable, build_tables
+from webhook.core.signature_policy import PolicyVerdict, SignaturePolicy
 from webhook.core.vocabulary import NODE_FILES, OBJECTS, Vocabulary
 from webhook.errors import InvalidReferenceError
 
@@ -46,6 +47,8 @@ class PullCandidate:
     blocked: bool
     origins: tuple[str, ...]
     """Objects (`Kind/name`) that put this candidate here, or that blocked it."""
+    insecure: bool = False
+    """The node skips TLS verification (and may fall back to HTTP) for this attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,14 @@ class ImagePlan:
 
 
 class MirrorIndex:
-    """Immutable after construction, so a new one can be swapped in atomically."""
+    """Immutable after construction, so a new one can be swapped in atomically.
+
+    Everything a node decides a pull with can be fed in, whether it comes from cluster
+    objects or from a node's own files: the `[[registry]]` tables (with `blocked` and
+    `insecure`), the short-name search list (`unqualified-search-registries`; Image/cluster's
+    `containerRuntimeSearchRegistries` replaces the default) and the signature policy
+    (policy.json; None means none was given, and nothing is judged by it).
+    """
 
     def __init__(
         self,
@@ -90,6 +100,7 @@ class MirrorIndex:
         config: MirrorSetConfig | None = None,
         aliases: Mapping[str, str] = NO_ALIASES,
         vocabulary: Vocabulary = OBJECTS,
+        signature_policy: SignaturePolicy | None = None,
     ) -> None:
         self.tables = tuple(tables)
         self.search_registries = tuple(search_registries)
@@ -97,6 +108,7 @@ class MirrorIndex:
         self.aliases = MappingProxyType(dict(aliases))
         self.vocabulary = vocabulary
         """How findings name the rules: objects, or the node's files."""
+        self.signature_policy = signature_policy
         self._plans: dict[str, ImagePlan] = {}
         self._derived: dict[tuple[str, ...], object] = {}
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
@@ -174,11 +186,14 @@ class MirrorIndex:
         try:
             for mirror in wanted:
                 spec = _rewrite(text, table.prefix, mirror.location)
-                blocked = self._blocked(parse_canonical(spec).name)
+                name = parse_canonical(spec).name
                 # The source can come out of the merge among the mirrors (spec V20): it is
                 # still the source, and must not count as a mirror serving the image.
                 role = Role.SOURCE if mirror.location == table.location else Role.MIRROR
-                candidates.append(PullCandidate(spec, role, blocked, mirror.origins))
+                insecure = mirror.insecure or self.insecure(name)
+                candidates.append(
+                    PullCandidate(spec, role, self._blocked(name), mirror.origins, insecure)
+                )
             spec = _rewrite(text, table.prefix, table.location)
             # Blocked is asked of the attempt's own table: the same one, unless a node file
             # gives the table a `location` other than its prefix.
@@ -187,7 +202,8 @@ class MirrorIndex:
             return PullPlan(reference, table.prefix, (), f"rewriting reference: {error.reason}")
         blocked = source_table is not None and source_table.blocked
         blocked_by = source_table.blocked_by if source_table is not None and blocked else ()
-        candidates.append(PullCandidate(spec, Role.SOURCE, blocked, blocked_by))
+        insecure = source_table is not None and source_table.insecure
+        candidates.append(PullCandidate(spec, Role.SOURCE, blocked, blocked_by, insecure))
         return PullPlan(reference, table.prefix, tuple(candidates))
 
     def tag_lookup_specs(
@@ -253,8 +269,21 @@ class MirrorIndex:
         plans = tuple(self.candidates(reference) for reference in runtime.references)
         return ImagePlan(image, runtime.short_name, plans, alias=runtime.alias)
 
+    def policy_verdict(self, reference: ImageReference) -> PolicyVerdict | None:
+        """What the node's policy.json says of the *logical* reference (never a mirror's
+        name: containers/image judges `dockerImageSource.Reference()`); None without one."""
+        if self.signature_policy is None:
+            return None
+        return self.signature_policy.verdict(reference)
+
     def registries_conf(self, digest_only_style: str = "pull-from-mirror") -> str:
         return render(self.tables, self.search_registries, digest_only_style)
+
+    def insecure(self, name: str) -> bool:
+        """Whether the node skips TLS verification for repository `name`: its own table says
+        `insecure = true` (containers/image `newDockerClient`)."""
+        table = self.find_table(name)
+        return table is not None and table.insecure
 
     def _blocked(self, name: str) -> bool:
         """The check made before each attempt, against that attempt's own table (spec §4.3)."""

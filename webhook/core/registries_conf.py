@@ -35,12 +35,16 @@ def render(
         lines.append(f"  prefix = {_quote(table.prefix if own_prefix else '')}")
         if table.location:
             lines.append(f"  location = {_quote(table.location)}")
+        if table.insecure:
+            lines.append("  insecure = true")
         if table.blocked:
             lines.append("  blocked = true")
         if legacy:
             lines.append(f"  {MIRROR_BY_DIGEST_ONLY} = true")
         for mirror in table.mirrors:
             lines += ["", "  [[registry.mirror]]", f"    location = {_quote(mirror.location)}"]
+            if mirror.insecure:
+                lines.append("    insecure = true")
             if not legacy:
                 mode = _pull_from_mirror(mirror)
                 lines.append(f"    {PULL_FROM_MIRROR} = {_quote(mode)}")

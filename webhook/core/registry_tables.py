@@ -28,6 +28,9 @@ class TableMirror:
     for_all: bool = False
     """`pull-from-mirror = "all"` (or unset) in a hand-written registries.conf: used for
     digest and tag pulls alike, and `for_digests` is then False. The MCO never writes it."""
+    insecure: bool = False
+    """`insecure = true`: TLS not verified, plain HTTP allowed (Image/cluster
+    `insecureRegistries`, or a registries.conf read from a node)."""
 
     def serves(self, by_digest: bool) -> bool:
         """Whether containers/image tries this mirror for a pull by digest (or by tag)."""
@@ -43,6 +46,8 @@ class RegistryTable:
     endpoint: str | None = None
     """A `location` that differs from `prefix` (hand-written registries.conf only: the MCO
     always writes one of the two); None when the source is pulled where the prefix says."""
+    insecure: bool = False
+    """`insecure = true` on the table: attempts whose own table this is skip TLS checks."""
 
     @property
     def wildcard(self) -> bool:
