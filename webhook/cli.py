@@ -44,9 +44,11 @@ from webhook.core.explanation import (
     finding_for_image,
     policy_line,
 )
+from webhook.core.image_config import base_policy_json
+from webhook.core.image_reference import OPENSHIFT_SEARCH_REGISTRIES
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.probe_report import first_problem, probe_json, probe_lines
-from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR
+from webhook.core.registries_conf import DIGEST_ONLY_STYLES, PULL_FROM_MIRROR, render
 from webhook.errors import IdmsGuardError, UsageError
 from webhook.gunicorn_config import ServerOptions
 from webhook.main import check_port_free, prepare_demo, serve
@@ -147,7 +149,15 @@ def _explain_probed(
 
 def _registries_conf(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = mirror_sets_from_args(args, stderr)
-    stdout.write(MirrorIndex.from_config(config).registries_conf(args.digest_only_style))
+    node = config.node
+    if args.policy_json:
+        stdout.write(node.policy_json() if node else base_policy_json())
+    elif args.search_conf:
+        stdout.write(node.search_drop_in or "" if node else "")
+    else:
+        # The search list stays the template's here: Image/cluster's goes to the drop-in.
+        tables = MirrorIndex.from_config(config).tables
+        stdout.write(render(tables, OPENSHIFT_SEARCH_REGISTRIES, args.digest_only_style))
     # The operator would render nothing from these objects: what is printed is a guess.
     return EXIT_FINDINGS if config.mco_rejection else EXIT_OK
 
@@ -261,6 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=PULL_FROM_MIRROR,
         help="how digest-only mirrors are written (default: %(default)s, as the MCO does; "
         "mirror-by-digest-only for runtimes older than pull-from-mirror)",
+    )
+    which = conf.add_mutually_exclusive_group()
+    which.add_argument(
+        "--policy-json",
+        action="store_true",
+        help="print /etc/containers/policy.json instead (Image/cluster's allowed and "
+        "blocked registries)",
+    )
+    which.add_argument(
+        "--search-conf",
+        action="store_true",
+        help="print the registries.conf.d search-registries drop-in instead (nothing when "
+        "Image/cluster sets no containerRuntimeSearchRegistries)",
     )
     conf.set_defaults(run=_registries_conf)
     _add_serve(commands)

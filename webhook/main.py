@@ -30,6 +30,7 @@ from webhook.adapters.tls_certificates import (
     write_certificate_files,
 )
 from webhook.config import Settings
+from webhook.core.image_config_schema import KINDS as IMAGE_CONFIG_KINDS
 from webhook.core.lookups import Lookup
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
@@ -82,7 +83,7 @@ def mirror_set_objects(
             else:
                 raise MirrorSetFileError(
                     f"{_where(document)}: {_kind_of(body)} is not a mirror set; expected "
-                    + ", ".join(kind.kind for kind in MirrorSetKind)
+                    + ", ".join([*(kind.kind for kind in MirrorSetKind), *IMAGE_CONFIG_KINDS])
                     + " (name the directory instead to skip other kinds)"
                 )
     return kept
@@ -94,8 +95,11 @@ def load_example_mirror_sets() -> MirrorSetConfig:
 
 
 def _is_mirror_set(body: object) -> bool:
+    """A mirror set, or the Image/ClusterVersion objects that shape the same node files."""
     kind = body.get("kind") if isinstance(body, dict) else None
-    return isinstance(kind, str) and MirrorSetKind.for_kind(kind) is not None
+    return isinstance(kind, str) and (
+        MirrorSetKind.for_kind(kind) is not None or kind in IMAGE_CONFIG_KINDS
+    )
 
 
 def _kind_of(body: object) -> str:

@@ -143,14 +143,20 @@ _RULE_TEXT = {
     Reason.SHORT_NAME: "Short name: the registry depends on the node",
     Reason.INVALID_REFERENCE: "The image reference does not parse",
     Reason.NOT_IN_MIRROR: "None of the mirrors the node would try holds the image",
+    Reason.REGISTRY_NOT_ALLOWED: "The node's signature policy rejects the registry",
 }
 
 
 def render_sarif(findings: Iterable[CheckFinding], level: str, version: str) -> dict[str, Any]:
     """SARIF 2.1.0, the format GitHub and GitLab code scanning read."""
+    findings = list(findings)
+    # registry-not-allowed exists only where Image/cluster or a node policy.json is given:
+    # listed when it occurs, so runs without one read as before.
+    used = {item.finding.reason for item in findings}
     rules = [
         {"id": reason.value, "shortDescription": {"text": text}}
         for reason, text in _RULE_TEXT.items()
+        if reason is not Reason.REGISTRY_NOT_ALLOWED or reason in used
     ]
     results = [
         {

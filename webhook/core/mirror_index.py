@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from webhook.core.image_reference import (
     INPUT_LENGTH_MAX,
@@ -23,13 +23,15 @@ from webhook.core.image_reference import (
     parse_canonical,
     runtime_image,
 )
-from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.node_registries import NodeRegistries
 from webhook.core.registries_conf import render
 from webhook.core.registry_tables import RegistryTable, build_tables
 from webhook.core.signature_policy import PolicyVerdict, SignaturePolicy
 from webhook.core.vocabulary import NODE_FILES, OBJECTS, Vocabulary
 from webhook.errors import InvalidReferenceError
+
+if TYPE_CHECKING:  # mirror_sets builds the Image/cluster tables with this index
+    from webhook.core.mirror_sets import MirrorSetConfig
 
 PLAN_MEMO_MAX = 4096
 T = TypeVar("T")
@@ -60,6 +62,8 @@ class PullPlan:
     candidates: tuple[PullCandidate, ...]
     error: str | None = None
     """Set when building the list fails: the pull fails before contacting anything."""
+    policy: PolicyVerdict | None = None
+    """The node's signature policy on this (logical) reference; None without a policy."""
 
     @property
     def reachable(self) -> tuple[PullCandidate, ...]:
@@ -126,9 +130,16 @@ class MirrorIndex:
     def from_config(
         cls,
         config: MirrorSetConfig,
-        search_registries: Sequence[str] = OPENSHIFT_SEARCH_REGISTRIES,
+        search_registries: Sequence[str] | None = None,
     ) -> MirrorIndex:
-        return cls(build_tables(config.rules), search_registries, config)
+        """The index nodes would use: with Image/cluster's tables, search list and policy
+        when the configuration has an Image the operator accepts."""
+        node = config.node
+        if node is None:
+            search = OPENSHIFT_SEARCH_REGISTRIES if search_registries is None else search_registries
+            return cls(build_tables(config.rules), search, config)
+        search = node.search_registries if search_registries is None else search_registries
+        return cls(node.tables, search, config, signature_policy=node.signature_policy)
 
     @classmethod
     def from_node_files(cls, registries: NodeRegistries) -> MirrorIndex:
@@ -176,10 +187,10 @@ class MirrorIndex:
     def candidates(self, reference: ImageReference) -> PullPlan:
         """Ordered pull candidates for a fully-qualified, normalized reference."""
         table = self.find_table(reference.name)
+        policy = self.policy_verdict(reference)
         if table is None:
-            return PullPlan(
-                reference, None, (PullCandidate(str(reference), Role.SOURCE, False, ()),)
-            )
+            direct = PullCandidate(str(reference), Role.SOURCE, False, ())
+            return PullPlan(reference, None, (direct,), None, policy)
         wanted = [m for m in table.mirrors if m.serves(reference.by_digest)]
         text = str(reference)
         candidates = []
@@ -199,12 +210,13 @@ class MirrorIndex:
             # gives the table a `location` other than its prefix.
             source_table = self.find_table(parse_canonical(spec).name)
         except InvalidReferenceError as error:
-            return PullPlan(reference, table.prefix, (), f"rewriting reference: {error.reason}")
+            error_text = f"rewriting reference: {error.reason}"
+            return PullPlan(reference, table.prefix, (), error_text, policy)
         blocked = source_table is not None and source_table.blocked
         blocked_by = source_table.blocked_by if source_table is not None and blocked else ()
         insecure = source_table is not None and source_table.insecure
         candidates.append(PullCandidate(spec, Role.SOURCE, blocked, blocked_by, insecure))
-        return PullPlan(reference, table.prefix, tuple(candidates))
+        return PullPlan(reference, table.prefix, tuple(candidates), None, policy)
 
     def tag_lookup_specs(
         self, reference: ImageReference, include_source: bool = False

@@ -66,6 +66,7 @@ class ProblemScope(Enum):
     OBJECT_REFUSED = "object-refused"  # the API server would not store it; ignored
     CONFIG_REJECTED = "config-rejected"  # the MCO renders nothing; nodes keep the old config
     FIELD_DROPPED = "field-dropped"  # an unknown field the API server prunes; object kept
+    NOTE = "note"  # used as it is, but not as written (the operator only logs it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.core.image_config import NodeImageConfig, node_image_config
+from webhook.core.image_config_schema import (
+    IMAGE_ORIGIN,
+    RegistrySources,
+    is_image_config_kind,
+    read_config_object,
+)
 from webhook.core.mirror_set_schema import (
     ConfigProblem,
     MirrorRule,
@@ -32,6 +39,7 @@ from webhook.core.mirror_set_schema import (
     valid_mirror,
     valid_source,
 )
+from webhook.core.registry_tables import build_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +51,15 @@ class MirrorSetConfig:
     rules: tuple[MirrorRule, ...]
     mco_rejection: str | None
     """The error the MCO reports (first in its own order) when it refuses to render."""
+    node: NodeImageConfig | None = None
+    """Image/cluster's effect on nodes; None without an Image the operator accepts."""
+    image_objects: tuple[str, ...] = ()
+    """The Image and ClusterVersion objects read (`Kind/name`)."""
 
     @property
     def excluded_objects(self) -> frozenset[str]:
-        kept_anyway = ProblemScope.FIELD_DROPPED
-        return frozenset(p.object for p in self.problems if p.scope is not kept_anyway)
+        kept_anyway = (ProblemScope.FIELD_DROPPED, ProblemScope.NOTE)
+        return frozenset(p.object for p in self.problems if p.scope not in kept_anyway)
 
 
 def flatten_lists(documents: Iterable[Any]) -> list[Any]:
@@ -64,11 +76,18 @@ def flatten_lists(documents: Iterable[Any]) -> list[Any]:
 
 
 def load_mirror_sets(documents: Iterable[Any]) -> MirrorSetConfig:
-    """Validate objects as the API server and the MCO would, and keep what nodes would use."""
+    """Validate objects as the API server and the MCO would, and keep what nodes would use.
+
+    Image and ClusterVersion documents may come along: Image/cluster's registry sources
+    then shape the tables, search list and signature policy (`image_config`)."""
     objects: list[ObjectId] = []
     problems: list[ConfigProblem] = []
     candidate_rules: list[MirrorRule] = []
+    image = _ImageInput()
     for position, document in enumerate(flatten_lists(documents)):
+        if is_image_config_kind(document):
+            image.read(document, position, problems)
+            continue
         read = read_object(document, position)
         problems.extend(read.problems)
         if read.object_id is not None:
@@ -81,12 +100,57 @@ def load_mirror_sets(documents: Iterable[Any]) -> MirrorSetConfig:
     problems.extend(rejections)
     excluded = refused | {p.object for p in rejections}
     kept = tuple(rule for rule in admitted if str(rule.origin) not in excluded)
+    node = image.node(kept, problems) if not rejections else None
+    rejection = next((p.message for p in problems if p.scope is ProblemScope.CONFIG_REJECTED), None)
     return MirrorSetConfig(
         objects=tuple(objects),
         problems=tuple(problems),
         rules=kept,
-        mco_rejection=rejections[0].message if rejections else None,
+        mco_rejection=rejection,
+        node=node,
+        image_objects=tuple(image.names),
     )
+
+
+class _ImageInput:
+    """Image/cluster and ClusterVersion/version as read so far."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.sources: RegistrySources | None = None
+        self.release_image: str | None = None
+
+    def read(self, document: Any, position: int, problems: list[ConfigProblem]) -> None:
+        read = read_config_object(document, position)
+        problems.extend(read.problems)
+        if read.name is not None:
+            self.names.append(f"{document.get('kind')}/{read.name}")
+        self.sources = read.sources or self.sources
+        self.release_image = read.release_image or self.release_image
+
+    def node(
+        self, rules: tuple[MirrorRule, ...], problems: list[ConfigProblem]
+    ) -> NodeImageConfig | None:
+        if self.sources is None:
+            return None
+        digest_rules = [rule for rule in rules if rule.for_digests]
+        node = node_image_config(
+            self.sources, self.release_image, build_tables(rules), build_tables(digest_rules)
+        )
+        field = "spec.registrySources"
+        if node.rejection is not None:
+            scope = ProblemScope.CONFIG_REJECTED
+            problems.append(ConfigProblem(IMAGE_ORIGIN, field, node.rejection, scope))
+            return None
+        for note in node.notes:
+            problems.append(ConfigProblem(IMAGE_ORIGIN, field, note, ProblemScope.NOTE))
+        if self.release_image is None and self.sources.blocked:
+            note = (
+                "no ClusterVersion given: blocked registries are applied without the "
+                "exception the operator makes for the release payload"
+            )
+            problems.append(ConfigProblem(IMAGE_ORIGIN, field, note, ProblemScope.NOTE))
+        return node
 
 
 def mco_validation_problems(rules: Iterable[MirrorRule]) -> list[ConfigProblem]:

@@ -13,8 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from webhook.core.image_config_schema import IMAGE_ORIGIN
 from webhook.core.image_reference import ImageReference
 from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
+from webhook.core.policy_rejection import rejection_finding
 from webhook.core.presence import MIRROR_IT, Presence, PresenceVerdict
 from webhook.core.workloads import ImageSite
 
@@ -35,6 +37,7 @@ class Reason(Enum):
     INVALID_REFERENCE = "invalid-reference"
     NOT_IN_MIRROR = "not-in-mirror"
     """Routed to mirrors that do not hold it (`--verify-mirror` asked them)."""
+    REGISTRY_NOT_ALLOWED = "registry-not-allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,9 @@ def image_finding(
             fix,
             "short name; write the registry",
         )
+    rejected = rejection_finding(plan.plans[0], index)
+    if rejected is not None:
+        return Finding(site, Reason.REGISTRY_NOT_ALLOWED, *rejected)
     finding = _plan_finding(site, plan.plans[0], index, digest)
     if finding is None and presence is not None and presence.presence is Presence.ABSENT:
         return not_in_mirror(site, presence)
@@ -180,7 +186,10 @@ class _Advice:
         self.words = index.vocabulary
         source = plan.candidates[-1] if plan.candidates else None
         origin = ", ".join(source.origins) if source else ""
-        self.blocking = self.words.blocking.format(origin=origin)
+        if IMAGE_ORIGIN in origin:
+            self.blocking = f"blockedRegistries of {IMAGE_ORIGIN}"
+        else:
+            self.blocking = self.words.blocking.format(origin=origin)
 
     def blocked(self, site: ImageSite) -> Finding:
         problem = (

@@ -24,7 +24,7 @@ def render(
 ) -> str:
     if digest_only_style not in DIGEST_ONLY_STYLES:
         raise ValueError(f"digest_only_style must be one of {DIGEST_ONLY_STYLES}")
-    registries = ", ".join(_quote(registry) for registry in search_registries)
+    registries = ", ".join(quote(registry) for registry in search_registries)
     lines = [f"unqualified-search-registries = [{registries}]", 'short-name-mode = ""']
     for table in tables:
         legacy = digest_only_style == MIRROR_BY_DIGEST_ONLY and all(
@@ -32,9 +32,9 @@ def render(
         )
         lines += ["", "[[registry]]"]
         own_prefix = table.wildcard or table.endpoint is not None
-        lines.append(f"  prefix = {_quote(table.prefix if own_prefix else '')}")
+        lines.append(f"  prefix = {quote(table.prefix if own_prefix else '')}")
         if table.location:
-            lines.append(f"  location = {_quote(table.location)}")
+            lines.append(f"  location = {quote(table.location)}")
         if table.insecure:
             lines.append("  insecure = true")
         if table.blocked:
@@ -42,12 +42,12 @@ def render(
         if legacy:
             lines.append(f"  {MIRROR_BY_DIGEST_ONLY} = true")
         for mirror in table.mirrors:
-            lines += ["", "  [[registry.mirror]]", f"    location = {_quote(mirror.location)}"]
+            lines += ["", "  [[registry.mirror]]", f"    location = {quote(mirror.location)}"]
             if mirror.insecure:
                 lines.append("    insecure = true")
             if not legacy:
                 mode = _pull_from_mirror(mirror)
-                lines.append(f"    {PULL_FROM_MIRROR} = {_quote(mode)}")
+                lines.append(f"    {PULL_FROM_MIRROR} = {quote(mode)}")
     return "\n".join(lines) + "\n"
 
 
@@ -57,6 +57,6 @@ def _pull_from_mirror(mirror: TableMirror) -> str:
     return "digest-only" if mirror.for_digests else "tag-only"
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     """A TOML basic string; validated scopes never hold control characters."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -74,6 +74,8 @@ def _decisive(requirement: RequirementType) -> bool:
 class SignaturePolicy:
     default: tuple[Requirement, ...]
     transports: Mapping[str, Scopes]
+    origin: str = "policy.json"
+    """Who wrote it, for messages: a node file, or `Image/cluster` through the operator."""
 
     def requirements_for(
         self, reference: ImageReference, transport: str = DOCKER_TRANSPORT
