@@ -63,6 +63,8 @@ KINDS = {
             "ImageContentSourcePolicy",
             False,
         ),
+        Kind("config.openshift.io", "v1", "images", "Image", False),
+        Kind("config.openshift.io", "v1", "clusterversions", "ClusterVersion", False),
         Kind("", "v1", "namespaces", "Namespace", False),
         Kind("", "v1", "pods", "Pod", True),
         Kind("", "v1", "replicationcontrollers", "ReplicationController", True),

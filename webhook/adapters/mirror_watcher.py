@@ -1,4 +1,5 @@
-"""The cluster's IDMS, ITMS and ICSP objects, followed with list + watch (kubernetes client).
+"""The cluster's IDMS, ITMS, ICSP, Image and ClusterVersion objects, followed with list +
+watch (kubernetes client).
 
 The protocol is the reflector's (https://kubernetes.io/docs/reference/using-api/api-concepts/
 #efficient-detection-of-changes): list, then watch from the list's resourceVersion with
@@ -57,6 +58,10 @@ RESOURCES = (
         "imagecontentsourcepolicies",
         "ImageContentSourcePolicy",
     ),
+    # Image/cluster and the release payload shape the same node files (blocked, allowed,
+    # insecure and search registries): followed like the mirror sets, read-only.
+    Resource("config.openshift.io", "v1", "images", "Image"),
+    Resource("config.openshift.io", "v1", "clusterversions", "ClusterVersion"),
 )
 
 

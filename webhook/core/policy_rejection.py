@@ -35,7 +35,12 @@ def rejection_finding(plan: PullPlan, index: MirrorIndex) -> tuple[str, str, str
             problem = f"{verdict.scope} is in blockedRegistries of {IMAGE_ORIGIN}: {through}"
             fix = f"remove {verdict.scope} from blockedRegistries"
     else:
-        problem = f"the node's {verdict.describe()}: {through}"
+        wanted = ", ".join(
+            sorted({t.value for t in verdict.requirements if t.value != "insecureAcceptAnything"})
+        )
+        problem = (
+            f"the node's policy.json rejects it ({verdict.where} requires {wanted}): {through}"
+        )
         fix = f"change {verdict.where} in the node's policy.json"
     if mirror is not None and _accepted(index, mirror):
         fix += f", or pull by the mirror's own name: {mirror}"
