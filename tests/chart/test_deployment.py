@@ -260,6 +260,11 @@ def test_rbac_reads_mirror_sets_and_secrets_only_when_asked(helm: Helm) -> None:
             "resources": ["imagecontentsourcepolicies"],
             "verbs": read,
         },
+        {
+            "apiGroups": ["config.openshift.io"],
+            "resources": ["images", "clusterversions"],
+            "verbs": read,
+        },
     ]
     with_secrets = helm.template({"registry": {"podPullSecrets": True}}).one("ClusterRole")
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]} in with_secrets["rules"]
