@@ -123,7 +123,7 @@ def _pin(
     """Look the tags' digests up in the mirrors; report, and with --write edit the files."""
     policy = Settings.from_env(os.environ).policy
     planned = planned_pins(objects, index, policy, args.resolve_from_source)
-    with resolver_from_args(args) as resolver:
+    with resolver_from_args(args, index.insecure) as resolver:
         resolutions = resolve_pins(
             [pin.plan for pin in planned],
             index,
@@ -153,7 +153,7 @@ def _verify(
     flagged = [item.finding.site for item in check_objects(objects, index, policy)]
     sites = checked_sites(objects, policy)
     questions = presence_questions(sites, flagged, index, args.resolve_from_source)
-    with resolver_from_args(args) as resolver:
+    with resolver_from_args(args, index.insecure) as resolver:
         verdicts = verify_presence(questions, resolver.resolve, PIN_TIMEOUT_SECONDS)
     warn_unchecked(verdicts, stderr)
     return verdicts

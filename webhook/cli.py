@@ -118,7 +118,7 @@ def _explain_probed(
 ) -> int:
     """Ask every candidate that is not blocked; exit 1 when some image cannot be pulled."""
     problems: list[str] = []
-    with registry_client_from_args(args) as client:
+    with registry_client_from_args(args, index.insecure) as client:
         for number, image in enumerate(images):
             plan = index.explain(image)
             if plan.parse_error:

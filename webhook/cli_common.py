@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from typing import TextIO
@@ -74,18 +74,22 @@ def add_registry_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def registry_client_from_args(args: argparse.Namespace) -> RegistryClient:
+def registry_client_from_args(
+    args: argparse.Namespace, insecure: Callable[[str], bool] | None = None
+) -> RegistryClient:
     """The client `--registry-auth` and `--registry-ca` describe (a command line's, not the
-    server's: no pod pull secrets)."""
+    server's: no pod pull secrets); `insecure` is the index's, for insecureRegistries."""
     settings = Settings(registry_auth=args.registry_auth or "", registry_ca=args.registry_ca or "")
-    return registry_client(settings)
+    return registry_client(settings, insecure)
 
 
 @contextmanager
-def resolver_from_args(args: argparse.Namespace) -> Iterator[TagResolver]:
+def resolver_from_args(
+    args: argparse.Namespace, insecure: Callable[[str], bool] | None = None
+) -> Iterator[TagResolver]:
     """Cached, parallel lookups with the client of `registry_client_from_args`; closed
     when done."""
-    with registry_client_from_args(args) as client:
+    with registry_client_from_args(args, insecure) as client:
         resolver = TagResolver(client.manifest_digest, lookup_timeout=LOOKUP_TIMEOUT_SECONDS)
         try:
             yield resolver

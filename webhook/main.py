@@ -150,9 +150,15 @@ def build_app(settings: Settings) -> Flask:
     configure_logging()
     holder = IndexHolder()
     cluster = cluster_client(settings)
-    scoped = (lambda secrets: secret_scoped_lookup(settings, secrets)) if cluster else None
+
+    def insecure(name: str) -> bool:  # Image/cluster insecureRegistries, as of now
+        return holder.current.insecure(name)
+
+    scoped = (
+        (lambda secrets: secret_scoped_lookup(settings, secrets, insecure)) if cluster else None
+    )
     resolver = TagResolver(
-        ReloadingRegistryClient(settings).manifest_digest,
+        ReloadingRegistryClient(settings, insecure=insecure).manifest_digest,
         scoped_lookup=scoped,
         lookup_timeout=settings.registry_timeout_seconds,
     )
@@ -190,7 +196,11 @@ def build_app(settings: Settings) -> Flask:
     )
 
 
-def secret_scoped_lookup(settings: Settings, secrets: Sequence[str]) -> LookupFunction:
+def secret_scoped_lookup(
+    settings: Settings,
+    secrets: Sequence[str],
+    insecure: Callable[[str], bool] | None = None,
+) -> LookupFunction:
     """A registry client whose credentials are the pod's pull secrets, then the global ones.
     A secret that is not a readable dockerconfigjson is left out (its name was logged)."""
     configs = []
@@ -203,7 +213,10 @@ def secret_scoped_lookup(settings: Settings, secrets: Sequence[str]) -> LookupFu
         configs.append(load_docker_config(Path(settings.registry_auth)))
     ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
     client = RegistryClient(
-        DockerConfig.merged(configs), ca_bundle, timeout=settings.registry_timeout_seconds
+        DockerConfig.merged(configs),
+        ca_bundle,
+        timeout=settings.registry_timeout_seconds,
+        insecure=insecure,
     )
     return client.manifest_digest
 
@@ -226,13 +239,17 @@ def cluster_client(settings: Settings) -> ApiClient | None:
         return None
 
 
-def registry_client(settings: Settings) -> RegistryClient:
-    """Raises RegistryConfigError naming the file when the auth file or CA bundle is unusable."""
+def registry_client(
+    settings: Settings, insecure: Callable[[str], bool] | None = None
+) -> RegistryClient:
+    """Raises RegistryConfigError naming the file when the auth file or CA bundle is unusable.
+    `insecure(name)` says which repositories the node reaches without TLS verification."""
     credentials = (
         load_docker_config(Path(settings.registry_auth)) if settings.registry_auth else None
     )
     ca_bundle = Path(settings.registry_ca) if settings.registry_ca else None
-    return RegistryClient(credentials, ca_bundle, timeout=settings.registry_timeout_seconds)
+    timeout = settings.registry_timeout_seconds
+    return RegistryClient(credentials, ca_bundle, timeout=timeout, insecure=insecure)
 
 
 class ReloadingRegistryClient:
@@ -246,13 +263,15 @@ class ReloadingRegistryClient:
         settings: Settings,
         check_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        insecure: Callable[[str], bool] | None = None,
     ) -> None:
         self._settings = settings
+        self._insecure = insecure
         self._interval = check_interval
         self._clock = clock
         self._lock = threading.Lock()
         self._signature = self._files_signature()
-        self._client = registry_client(settings)
+        self._client = registry_client(settings, insecure)
         self._checked_at = clock()
 
     def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
@@ -266,7 +285,7 @@ class ReloadingRegistryClient:
                 if signature != self._signature:
                     self._signature = signature
                     try:
-                        self._client = registry_client(self._settings)
+                        self._client = registry_client(self._settings, self._insecure)
                         log.info("registry credentials or CA reloaded")
                     except RegistryConfigError as error:
                         log.warning("registry files not reloaded, keeping the previous: %s", error)

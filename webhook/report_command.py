@@ -151,7 +151,7 @@ def _verifier(
         yield None
         return
     from_source = Settings.from_env(os.environ).resolve_from_source
-    with resolver_from_args(args) as resolver:
+    with resolver_from_args(args, index.insecure) as resolver:
 
         def verify(sites: list[ImageSite], flagged: list[ImageSite]) -> dict[str, PresenceVerdict]:
             questions = presence_questions(sites, flagged, index, from_source)

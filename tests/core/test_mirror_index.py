@@ -565,3 +565,21 @@ def test_the_verdict_is_on_the_logical_reference_not_the_mirror() -> None:
     mirror = index.policy_verdict(parse_normalized(f"mirror.corp/quay/a@{D}"))
     assert mirror is not None
     assert mirror.outcome is PolicyOutcome.ACCEPTED
+
+
+def test_a_source_the_policy_rejects_is_never_asked_for_a_tag() -> None:
+    image = {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Image",
+        "metadata": {"name": "cluster"},
+        "spec": {"registrySources": {"allowedRegistries": ["mirror.corp"]}},
+    }
+    itms = mirror_object("itms", "t", [entry("quay.io", "mirror.corp/quay")])
+    index = MirrorIndex.from_config(load_mirror_sets([itms, image]))
+    reference = parse_normalized("quay.io/ns/app:1")
+    assert index.tag_lookup_specs(reference, include_source=True) == ("mirror.corp/quay/ns/app:1",)
+    allowed = objects_index(itms)
+    assert allowed.tag_lookup_specs(reference, include_source=True) == (
+        "mirror.corp/quay/ns/app:1",
+        "quay.io/ns/app:1",
+    )

@@ -49,3 +49,21 @@ def test_when_no_mirror_is_even_tried_the_policy_advice_comes_first() -> None:
     plan = INDEX.explain("quay.io/a/x:1")
     advice = "pulled by tag, and no ImageTagMirrorSet serves quay.io/a/x; pin it"
     assert first_problem(plan, {}, advice) == advice
+
+
+def test_a_find_the_signature_policy_rejects_is_no_pull_and_is_the_problem() -> None:
+    image = {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Image",
+        "metadata": {"name": "cluster"},
+        "spec": {"registrySources": {"blockedRegistries": ["quay.io"]}},
+    }
+    idms = mirror_object("idms", "a", [entry("quay.io/a", "m1.local/a")])
+    plan = MirrorIndex.from_config(load_mirror_sets([idms, image])).explain(f"quay.io/a/x@{D}")
+    probes = {M1: answer(M1, LookupOutcome.FOUND)}
+    assert pulls_from(plan, probes) is None
+    assert first_problem(plan, probes) == (
+        f"the node fetches {M1}, then refuses it: "
+        'rejected: policy.json transports.docker["quay.io"] requires reject'
+    )
+    assert probe_lines(plan, probes)[-1].startswith("  the pull fails; fix first: the node fetches")

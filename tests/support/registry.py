@@ -390,7 +390,9 @@ class RegistryServer:
         auth: AuthMode = "none",
         users: Mapping[str, str] | None = None,
         token_server: TokenServer | None = None,
+        plain_http: bool = False,
     ) -> None:
+        """`plain_http`: no TLS at all, as an `insecureRegistries` mirror may be."""
         if auth == "token" and token_server is None:
             raise ValueError("token auth needs a token server")
         if auth == "htpasswd" and not users:
@@ -400,6 +402,7 @@ class RegistryServer:
         self.auth = auth
         self.users = dict(token_server.users if token_server else users or {})
         self.token_server = token_server
+        self.plain_http = plain_http
         self.port = free_port()
         self.log_path = workdir / "registry.log"
         self._stack = ExitStack()
@@ -411,7 +414,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}"
+        return f"{'http' if self.plain_http else 'https'}://{self.host}"
 
     @property
     def pool(self) -> urllib3.PoolManager:
@@ -422,7 +425,9 @@ class RegistryServer:
         config = self._write_config()
         try:
             self._pool = self._stack.enter_context(
-                urllib3.PoolManager(ssl_context=self.tls.client_context(), retries=False)
+                urllib3.PoolManager(retries=False)
+                if self.plain_http
+                else urllib3.PoolManager(ssl_context=self.tls.client_context(), retries=False)
             )
             process = self._stack.enter_context(
                 running([REGISTRY_BINARY, "serve", str(config)], self.log_path)
@@ -485,9 +490,11 @@ class RegistryServer:
             "http": {
                 "addr": self.host,
                 "secret": secrets.token_hex(16),
-                "tls": {"certificate": str(self.tls.cert_file), "key": str(self.tls.key_file)},
             },
         }
+        if not self.plain_http:
+            tls = {"certificate": str(self.tls.cert_file), "key": str(self.tls.key_file)}
+            config["http"]["tls"] = tls
         if self.auth == "htpasswd":
             config["auth"] = {"htpasswd": {"realm": "idms-guard-test", "path": self._htpasswd()}}
         elif self.auth == "token":

@@ -108,7 +108,11 @@ class RegistryClient:
         *,
         clock: Callable[[], float] = time.monotonic,
         environ: Mapping[str, str] | None = None,
+        insecure: Callable[[str], bool] | None = None,
     ) -> None:
+        """`insecure(repository name)`: the node skips TLS verification there (Image/cluster
+        `insecureRegistries`); so does the client, and it falls back to plain HTTP, as
+        containers/image does for such registries. Nowhere else."""
         if timeout <= 0:
             raise ValueError(f"registry timeout must be positive, got {timeout}")
         self._credentials = credentials
@@ -122,13 +126,23 @@ class RegistryClient:
             "ssl_context": _ssl_context(ca_bundle),
             "retries": False,
         }
-        self._pool = urllib3.PoolManager(**pools)
+        self._insecure = insecure or (lambda _name: False)
         self._proxy = proxy_settings(os.environ if environ is None else environ)
-        self._proxied = (
-            urllib3.ProxyManager(self._proxy.url, proxy_headers=dict(self._proxy.headers), **pools)
-            if self._proxy is not None
-            else None
-        )
+        self._pool, self._proxied = self._managers(pools)
+        if insecure is not None:
+            # Deliberately unverified, for the scopes the cluster declares insecure only.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        unverified = {**pools, "ssl_context": _unverified_context(), "cert_reqs": "CERT_NONE"}
+        self._unverified_pool, self._unverified_proxied = self._managers(unverified)
+
+    def _managers(
+        self, pools: dict[str, Any]
+    ) -> tuple[urllib3.PoolManager, urllib3.ProxyManager | None]:
+        direct = urllib3.PoolManager(**pools)
+        if self._proxy is None:
+            return direct, None
+        headers = dict(self._proxy.headers)
+        return direct, urllib3.ProxyManager(self._proxy.url, proxy_headers=headers, **pools)
 
     def manifest_digest(self, pull_spec: str, timeout: float | None = None) -> Lookup:
         """The digest `host/repo:tag` (or `@digest`, to check it exists) names right now.
@@ -137,10 +151,17 @@ class RegistryClient:
         one (no host, bad grammar: a caller's bug) raises `InvalidReferenceError`.
         """
         target = _Target.parse(pull_spec)
+        target.insecure = self._insecure(target.name)
         budget = self._timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
         try:
-            lookup = self._lookup(target, deadline)
+            try:
+                lookup = self._lookup(target, deadline)
+            except (HTTPError, OSError):
+                if not target.insecure:
+                    raise
+                target.scheme = "http"  # an insecure registry may speak plain HTTP only
+                lookup = self._lookup(target, deadline)
         except _DeadlineExceededError:
             lookup = target.answer(
                 LookupOutcome.TIMEOUT, f"no answer from {target.host} within {budget:g} s"
@@ -154,9 +175,9 @@ class RegistryClient:
 
     def close(self) -> None:
         """Close every pooled connection; the client may still be used afterwards."""
-        self._pool.clear()
-        if self._proxied is not None:
-            self._proxied.clear()
+        for manager in (self._pool, self._proxied, self._unverified_pool, self._unverified_proxied):
+            if manager is not None:
+                manager.clear()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -175,7 +196,9 @@ class RegistryClient:
         key = (target.host.lower(), target.scope)
         cached = self._tokens.get(key)
         authorization = cached
-        response = self._request("HEAD", target.url, _headers(authorization), deadline)
+        response = self._request(
+            "HEAD", target.url, _headers(authorization), deadline, insecure=target.insecure
+        )
         if response.status == 401:
             if cached:
                 self._tokens.discard(key)  # revoked or expired early: ask for a new one
@@ -185,7 +208,9 @@ class RegistryClient:
             if isinstance(answer, Lookup):
                 return answer
             authorization = answer
-            response = self._request("HEAD", target.url, _headers(authorization), deadline)
+            response = self._request(
+                "HEAD", target.url, _headers(authorization), deadline, insecure=target.insecure
+            )
         if response.status == 405:
             # HEAD is mandatory in the distribution spec, yet some proxies refuse it.
             return self._digest_by_get(target, authorization, deadline)
@@ -204,7 +229,9 @@ class RegistryClient:
     ) -> Lookup:
         """Some registries (and proxies in front of them) drop `Docker-Content-Digest`; the
         digest is then the hash of the manifest exactly as served."""
-        response = self._request("GET", target.url, _headers(authorization), deadline, True)
+        response = self._request(
+            "GET", target.url, _headers(authorization), deadline, True, insecure=target.insecure
+        )
         try:
             if response.status != 200:
                 error_body = _read(response, 64 * 1024, deadline) or b""
@@ -301,7 +328,7 @@ class RegistryClient:
             headers["Authorization"] = basic_authorization(credentials)
         try:
             url = f"{realm}{'&' if parts.query else '?'}{query}"
-            response = self._request("GET", url, headers, deadline, True)
+            response = self._request("GET", url, headers, deadline, True, target.insecure)
             try:
                 ok = response.status == 200
                 body = _read(response, MAX_TOKEN_BYTES, deadline) if ok else None
@@ -334,14 +361,19 @@ class RegistryClient:
         headers: Mapping[str, str],
         deadline: float,
         stream: bool = False,
+        insecure: bool = False,
     ) -> urllib3.BaseHTTPResponse:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _DeadlineExceededError
-        pool = self._pool
-        if self._proxied is not None and self._proxy is not None:
+        pool, proxied = (
+            (self._unverified_pool, self._unverified_proxied)
+            if insecure
+            else (self._pool, self._proxied)
+        )
+        if proxied is not None and self._proxy is not None:
             host = urlsplit(url).hostname or ""
-            pool = self._pool if self._proxy.bypasses(host) else self._proxied
+            pool = pool if self._proxy.bypasses(host) else proxied
         return pool.request(
             method,
             url,
@@ -369,7 +401,7 @@ class _ServerFaultError(Exception):
 class _Target:
     """A pull spec split into what the request needs; built by `parse` only."""
 
-    __slots__ = ("digest", "host", "pull_spec", "reference", "repository")
+    __slots__ = ("digest", "host", "insecure", "pull_spec", "reference", "repository", "scheme")
 
     def __init__(self, pull_spec: str, host: str, repository: str, digest: str | None, tag: str):
         self.pull_spec = pull_spec
@@ -377,6 +409,8 @@ class _Target:
         self.repository = repository
         self.digest = digest
         self.reference = digest or tag
+        self.insecure = False
+        self.scheme = "https"
 
     @classmethod
     def parse(cls, pull_spec: str) -> _Target:
@@ -400,7 +434,7 @@ class _Target:
     @property
     def url(self) -> str:
         api = _DOCKER_HUB_API if canonical_host(self.host) == DOCKER_HUB else self.host
-        return f"https://{api}/v2/{self.repository}/manifests/{self.reference}"
+        return f"{self.scheme}://{api}/v2/{self.repository}/manifests/{self.reference}"
 
     def answer(
         self,
@@ -490,6 +524,14 @@ def _release(response: urllib3.BaseHTTPResponse) -> None:
     if response.connection is not None:
         response.close()
         response.release_conn()
+
+
+def _unverified_context() -> ssl.SSLContext:
+    """For insecure registries only: TLS without certificate or name checks."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:

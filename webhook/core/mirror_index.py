@@ -26,7 +26,7 @@ from webhook.core.image_reference import (
 from webhook.core.node_registries import NodeRegistries
 from webhook.core.registries_conf import render
 from webhook.core.registry_tables import RegistryTable, build_tables
-from webhook.core.signature_policy import PolicyVerdict, SignaturePolicy
+from webhook.core.signature_policy import PolicyOutcome, PolicyVerdict, SignaturePolicy
 from webhook.core.vocabulary import NODE_FILES, OBJECTS, Vocabulary
 from webhook.errors import InvalidReferenceError
 
@@ -234,7 +234,9 @@ class MirrorIndex:
             return (text,) if self.on_mirror(reference.name) else ()
         ordered = sorted(table.mirrors, key=lambda mirror: mirror.for_digests)
         specs = [_rewrite(text, table.prefix, mirror.location) for mirror in ordered]
-        if include_source:  # a blocked source is dropped below, as every blocked spec
+        # A blocked source is dropped below, as every blocked spec; a source the node's
+        # policy rejects is never asked either.
+        if include_source and not self._policy_rejects(reference):
             specs.append(_rewrite(text, table.prefix, table.location))
         usable = []
         for spec in dict.fromkeys(specs):
@@ -290,6 +292,10 @@ class MirrorIndex:
 
     def registries_conf(self, digest_only_style: str = "pull-from-mirror") -> str:
         return render(self.tables, self.search_registries, digest_only_style)
+
+    def _policy_rejects(self, reference: ImageReference) -> bool:
+        verdict = self.policy_verdict(reference)
+        return verdict is not None and verdict.outcome is PolicyOutcome.REJECTED
 
     def insecure(self, name: str) -> bool:
         """Whether the node skips TLS verification for repository `name`: its own table says

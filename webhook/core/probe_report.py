@@ -12,7 +12,8 @@ from typing import Any
 
 from webhook.core.explanation import explanation_json
 from webhook.core.lookups import Lookup, LookupOutcome
-from webhook.core.mirror_index import ImagePlan, PullCandidate, Role
+from webhook.core.mirror_index import ImagePlan, PullCandidate, PullPlan, Role
+from webhook.core.signature_policy import PolicyOutcome
 
 _ADVICE = {
     LookupOutcome.NOT_FOUND: "is not there: mirror it (oc-mirror) or fix the mirror path",
@@ -24,11 +25,28 @@ _ADVICE = {
 
 
 def pulls_from(plan: ImagePlan, probes: Mapping[str, Lookup]) -> PullCandidate | None:
-    for candidate in _candidates(plan):
-        probe = probes.get(candidate.pull_spec)
-        if not candidate.blocked and probe is not None and probe.outcome is LookupOutcome.FOUND:
-            return candidate
+    """The first candidate that has the image, unless the node's signature policy rejects
+    the reference it stands for: then CRI-O moves on to the next short-name expansion."""
+    for pull in plan.plans:
+        for candidate in _found(pull, probes):
+            if not _rejected(pull):
+                return candidate
     return None
+
+
+def _found(pull: PullPlan, probes: Mapping[str, Lookup]) -> list[PullCandidate]:
+    candidates = pull.candidates if pull.error is None else ()
+    return [
+        c
+        for c in candidates
+        if not c.blocked
+        and (probe := probes.get(c.pull_spec)) is not None
+        and probe.outcome is LookupOutcome.FOUND
+    ][:1]
+
+
+def _rejected(pull: PullPlan) -> bool:
+    return pull.policy is not None and pull.policy.outcome is PolicyOutcome.REJECTED
 
 
 def first_problem(plan: ImagePlan, probes: Mapping[str, Lookup], policy_advice: str = "") -> str:
@@ -39,6 +57,13 @@ def first_problem(plan: ImagePlan, probes: Mapping[str, Lookup], policy_advice: 
         return plan.parse_error
     if pulls_from(plan, probes) is not None:
         return ""
+    for pull in plan.plans:
+        for candidate in _found(pull, probes):
+            assert pull.policy is not None  # only a rejected pull's find is passed over
+            return (
+                f"the node fetches {candidate.pull_spec}, then refuses it: "
+                f"{pull.policy.describe()}" + (f"; {policy_advice}" if policy_advice else "")
+            )
     if policy_advice and not any(
         c.role is Role.MIRROR and not c.blocked for c in _candidates(plan)
     ):
