@@ -66,4 +66,10 @@ def test_a_find_the_signature_policy_rejects_is_no_pull_and_is_the_problem() -> 
         f"the node fetches {M1}, then refuses it: "
         'rejected: policy.json transports.docker["quay.io"] requires reject'
     )
-    assert probe_lines(plan, probes)[-1].startswith("  the pull fails; fix first: the node fetches")
+    lines = probe_lines(plan, probes)
+    assert lines[-2] == (
+        f"  quay.io/a/x@{D}: signature policy: rejected: policy.json "
+        'transports.docker["quay.io"] requires reject; the node fetches the manifest, '
+        "then refuses the image, even from a mirror"
+    )
+    assert lines[-1].startswith("  the pull fails; fix first: the node fetches")

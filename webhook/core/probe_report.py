@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webhook.core.explanation import explanation_json
+from webhook.core.explanation import explanation_json, policy_words
 from webhook.core.lookups import Lookup, LookupOutcome
 from webhook.core.mirror_index import ImagePlan, PullCandidate, PullPlan, Role
 from webhook.core.signature_policy import PolicyOutcome
@@ -88,6 +88,9 @@ def probe_lines(
     for number, candidate in enumerate(_candidates(plan), start=1):
         state = _state(candidate, probes)
         lines.append(f"  {number}. {candidate.role.value:<6} {candidate.pull_spec}  {state}")
+    for pull in plan.plans:
+        if pull.policy is not None:
+            lines.append(f"  {pull.reference}: {policy_words(pull.policy)}")
     if chosen is not None:
         lines.append(f"  the node pulls from {chosen.pull_spec}")
     else:
