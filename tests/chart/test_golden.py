@@ -18,7 +18,8 @@ from tests.support.helm import Helm
 
 GOLDEN = Path(__file__).parent / "golden"
 GENERATED = re.compile(
-    r"^(?P<key>\s*(?:caBundle|ca\.crt|tls\.crt|tls\.key): )[A-Za-z0-9+/]{200,}={0,2}$",
+    r"^(?P<key>\s*(?:caBundle|ca\.crt|tls\.crt|tls\.key|next-ca\.crt|next-ca\.key): )"
+    r"[A-Za-z0-9+/]{200,}={0,2}$",
     re.MULTILINE,
 )
 MASK = "<generated at render time>"
@@ -40,8 +41,9 @@ def compare(name: str, text: str) -> None:
 
 def test_default_render(helm: Helm) -> None:
     text = helm.template().text
-    # the Secret's three keys and one caBundle per webhook entry (3 validating, 1 mutating)
-    assert len(GENERATED.findall(text)) == 3 + 4
+    # the Secret's five keys (CA, certificate, key, next CA and its key) and one caBundle
+    # per webhook entry (3 validating, 1 mutating)
+    assert len(GENERATED.findall(text)) == 5 + 4
     compare("default.yaml", masked(text))
 
 

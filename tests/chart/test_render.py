@@ -191,7 +191,9 @@ def test_generated_certificate_verifies_for_the_service_name(helm: Helm) -> None
     assert names.get_values_for_type(x509.DNSName) == [dns, dns + ".cluster.local"]
     for kind in WEBHOOK_KINDS:
         for webhook in rendered.one(kind)["webhooks"]:
-            assert base64.b64decode(webhook["clientConfig"]["caBundle"]) == data["ca.crt"]
+            # the CA, then the next one, ready for a rotation (test_certificate_rotation)
+            bundle = base64.b64decode(webhook["clientConfig"]["caBundle"])
+            assert bundle == data["ca.crt"] + data["next-ca.crt"]
 
 
 def _service_dns(rendered: Rendered) -> str:

@@ -17,16 +17,16 @@ import http.client
 import json
 import socket
 import ssl
-import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.support.cel import CelError, evaluate
 from tests.support.helm import Rendered
+from tests.support.json_http import LocalTLSServer, send_json, status
 
 POD_PATH_PREFIX = "/api/v1/namespaces/"
 
@@ -81,37 +81,31 @@ class AdmissionAPIServer:
         self.cluster = cluster
         self.calls: list[str] = []
         """Names of the webhook entries called, in order."""
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_file, key_file)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(_Handler, cert_file, key_file)
         self._server.api = self
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def __enter__(self) -> AdmissionAPIServer:
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+        self._server.__exit__(*exc)
 
     def create_pod(self, namespace: str, token: str, pod: dict[str, Any]) -> _Answer:
         account = self.cluster.tokens.get(token)
         if account is None:
-            return _Answer(401, _status(401, "Unauthorized", "Unauthorized"))
+            return _Answer(401, status(401, "Unauthorized", "Unauthorized"))
         user = f"system:serviceaccount:{account[0]}:{account[1]}"
         if not self.cluster.may_create_pods(namespace, account):
             message = (
                 f'pods is forbidden: User "{user}" cannot create resource "pods" in API '
                 f'group "" in the namespace "{namespace}"'
             )
-            return _Answer(403, _status(403, "Forbidden", message))
+            return _Answer(403, status(403, "Forbidden", message))
         pod.setdefault("metadata", {})["namespace"] = namespace
         review = _review(namespace, user, pod)
         warnings: list[str] = []
@@ -150,7 +144,7 @@ class AdmissionAPIServer:
         if response.get("allowed") is not True:
             message = (response.get("status") or {}).get("message", "")
             text = f'admission webhook "{entry["name"]}" denied the request: {message}'
-            return _Answer(403, _status(403, "Forbidden", text), warnings)
+            return _Answer(403, status(403, "Forbidden", text), warnings)
         return None
 
     def _call(self, entry: dict[str, Any], review: dict[str, Any]) -> dict[str, Any]:
@@ -251,17 +245,10 @@ def _review(namespace: str, user: str, pod: dict[str, Any]) -> dict[str, Any]:
 
 def _failed(entry: dict[str, Any], reason: str) -> _Answer:
     message = f'Internal error occurred: failed calling webhook "{entry["name"]}": {reason}'
-    return _Answer(500, _status(500, "InternalError", message))
+    return _Answer(500, status(500, "InternalError", message))
 
 
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    status = {"apiVersion": "v1", "kind": "Status", "status": "Failure"}
-    return {**status, "message": message, "reason": reason, "code": code}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
+class _Server(LocalTLSServer):
     api: AdmissionAPIServer
 
 
@@ -278,21 +265,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if not url.path.startswith(POD_PATH_PREFIX) or len(parts) != 2 or parts[1] != "pods":
-            return self._send(_Answer(404, _status(404, "NotFound", "not served here")))
+            return self._send(_Answer(404, status(404, "NotFound", "not served here")))
         if query.get("dryRun") != "All":
             message = "this stand-in answers dry runs (?dryRun=All) only"
-            return self._send(_Answer(400, _status(400, "BadRequest", message)))
+            return self._send(_Answer(400, status(400, "BadRequest", message)))
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
         self._send(self.server.api.create_pod(parts[0], token, json.loads(body)))
 
     def _send(self, answer: _Answer) -> None:
-        data = json.dumps(answer.body).encode()
-        self.send_response(answer.code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for text in answer.warnings:
-            # Go writes header bytes as they are (UTF-8); http.server encodes latin-1.
-            value = '299 - "{}"'.format(text.replace("\\", "\\\\").replace('"', '\\"'))
-            self.send_header("Warning", value.encode().decode("latin-1"))
-        self.end_headers()
-        self.wfile.write(data)
+        headers = [("Warning", _warning_header(text)) for text in answer.warnings]
+        send_json(self, answer.code, answer.body, headers)
+
+
+def _warning_header(text: str) -> str:
+    """`299 - "text"`, quoted as the API server quotes it. Go writes header bytes as they
+    are (UTF-8); http.server encodes latin-1, so the UTF-8 bytes go in as latin-1."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'.encode().decode("latin-1")

@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from tests.support.json_http import send_json
+
 TOKEN = "fake-kube-token"
 
 
@@ -406,12 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_json(200, fake.list_body(kind, match["namespace"], query))
 
     def send_json(self, code: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, code, body)
 
     def write_chunk(self, event: dict[str, Any]) -> None:
         data = json.dumps(event).encode() + b"\n"

@@ -366,35 +366,67 @@ caBundle: {{ . }}
 
 {{/* ---------- certificates ---------- */}}
 
-{{/* helm mode: make the CA and serving certificate once per render, or keep those of the
-Secret already installed (so an upgrade does not change them). Stored on the root context,
-because the Secret and both webhook configurations must carry the same CA. */}}
+{{/* helm mode: make the CA and serving certificate once, and keep those of the Secret
+already installed on later renders; rotate once per new certificates.helm.rotationToken
+(recorded on the Secret, so an upgrade that reuses the value does not rotate again).
+The Secret also holds the next CA (ready, already trusted) and, after a rotation, the
+previous one; the caBundle trusts all three. So the bundle of every revision trusts the
+certificate served one rotation before and one after it: pods still serving the old
+certificate after an upgrade, and pods still serving the new one after a `helm rollback`
+across the rotation, are trusted until kubelet refreshes the mounted Secret.
+Stored on the root context, because the Secret and both webhook configurations must
+carry the same CA. */}}
 {{- define "idms-guard.generatedTLS" -}}
 {{- if not (hasKey . "idmsGuardGeneratedTLS") }}
+{{- $token := toString .Values.certificates.helm.rotationToken }}
+{{- $tokenKey := include "idms-guard.rotationTokenAnnotation" . }}
 {{- $data := dict }}
-{{- $previousCA := "" }}
+{{- $recorded := "" }}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "idms-guard.tlsSecretName" .) }}
+{{- $found := dict }}
 {{- if $existing }}
-{{- $found := default dict $existing.data }}
-{{- if and (hasKey $found "ca.crt") (hasKey $found "tls.crt") (hasKey $found "tls.key") }}
-{{- if .Values.certificates.helm.rotate }}
-{{- $previousCA = b64dec (index $found "ca.crt") }}
+{{- $found = default dict $existing.data }}
+{{- $recorded = index (default dict $existing.metadata.annotations) $tokenKey | default "" }}
+{{- end }}
+{{- $complete := and (hasKey $found "ca.crt") (hasKey $found "tls.crt") (hasKey $found "tls.key") }}
+{{- $rotate := and $complete $token (ne $token $recorded) }}
+{{- if and $complete (not $rotate) }}
+{{- $data = pick $found "ca.crt" "tls.crt" "tls.key" "next-ca.crt" "next-ca.key" "previous-ca.crt" }}
 {{- else }}
-{{- $data = pick $found "ca.crt" "tls.crt" "tls.key" }}
+{{- $ca := dict }}
+{{- if and $rotate (hasKey $found "next-ca.crt") (hasKey $found "next-ca.key") }}
+{{- $ca = buildCustomCert (index $found "next-ca.crt") (index $found "next-ca.key") }}
+{{- else }}
+{{- $ca = genCA (printf "%s-ca" (include "idms-guard.fullname" .)) (int .Values.certificates.helm.caDays) }}
 {{- end }}
-{{- end }}
-{{- end }}
-{{- if not $data }}
-{{- $service := include "idms-guard.serviceName" . }}
 {{- $names := list (include "idms-guard.serviceDNSName" .) (printf "%s.cluster.local" (include "idms-guard.serviceDNSName" .)) }}
-{{- $ca := genCA (printf "%s-ca" (include "idms-guard.fullname" .)) (int .Values.certificates.helm.caDays) }}
 {{- $cert := genSignedCert (include "idms-guard.serviceDNSName" .) nil $names (int .Values.certificates.helm.days) $ca }}
 {{- $data = dict "ca.crt" (b64enc $ca.Cert) "tls.crt" (b64enc $cert.Cert) "tls.key" (b64enc $cert.Key) }}
+{{- if $rotate }}
+{{- $_ := set $data "previous-ca.crt" (index $found "ca.crt") }}
 {{- end }}
-{{- $bundle := printf "%s%s" (b64dec (index $data "ca.crt")) $previousCA }}
-{{- $_ := set . "idmsGuardGeneratedTLS" (dict "data" $data "caBundle" (b64enc $bundle)) }}
+{{- end }}
+{{- if not (and (hasKey $data "next-ca.crt") (hasKey $data "next-ca.key")) }}
+{{- $next := genCA (printf "%s-ca" (include "idms-guard.fullname" .)) (int .Values.certificates.helm.caDays) }}
+{{- $_ := set $data "next-ca.crt" (b64enc $next.Cert) }}
+{{- $_ := set $data "next-ca.key" (b64enc $next.Key) }}
+{{- end }}
+{{- $bundle := "" }}
+{{- range $key := list "ca.crt" "previous-ca.crt" "next-ca.crt" }}
+{{- with index $data $key }}
+{{- $bundle = printf "%s%s\n" $bundle (b64dec . | trim) }}
 {{- end }}
 {{- end }}
+{{- $annotations := dict }}
+{{- with (ternary $token $recorded (or $rotate (not $complete))) }}
+{{- $_ := set $annotations $tokenKey . }}
+{{- end }}
+{{- $_ := set . "idmsGuardGeneratedTLS" (dict "data" $data "caBundle" (b64enc $bundle) "annotations" $annotations) }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret annotation that records the rotation token its certificate was made for. */}}
+{{- define "idms-guard.rotationTokenAnnotation" -}}idms-guard.io/rotation-token{{- end }}
 
 {{/* The base64 caBundle of the webhook configurations; empty when an injector fills it. */}}
 {{- define "idms-guard.caBundle" -}}
@@ -462,6 +494,9 @@ key: ca.crt
 {{- end }}
 {{- if and .Values.pinning.enabled (ge $lookup (float64 .Values.pinning.timeoutSeconds)) }}
 {{- fail (printf "pinning.lookupTimeoutSeconds (%v) must be below pinning.timeoutSeconds (%v)" .Values.pinning.lookupTimeoutSeconds .Values.pinning.timeoutSeconds) }}
+{{- end }}
+{{- if .Values.certificates.helm.rotate }}
+{{- fail "certificates.helm.rotate is replaced by certificates.helm.rotationToken (rotate=true rotated again on every upgrade that reused it): set certificates.helm.rotationToken to a new value, e.g. today's date, to rotate once" }}
 {{- end }}
 {{- if and .Values.registry.ca.openshiftTrustedBundle .Values.registry.ca.configMapName }}
 {{- fail "registry.ca.configMapName and registry.ca.openshiftTrustedBundle exclude each other" }}
