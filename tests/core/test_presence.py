@@ -288,3 +288,18 @@ def test_an_exempt_image_stays_exempt_whatever_its_mirrors_say() -> None:
     settings = PolicySettings(exempt_images=("quay.io/acme/*",))
     validation = validate(request, Mode.ENFORCE, INDEX, settings, presence={IMAGE: ABSENT})
     assert validation.outcome is Outcome.ALLOWED
+
+
+def test_a_source_the_signature_policy_rejects_is_never_asked() -> None:
+    image = {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Image",
+        "metadata": {"name": "cluster"},
+        "spec": {"registrySources": {"allowedRegistries": ["mirror.corp"]}},
+    }
+    idms = mirror_object("idms", "q", [entry("quay.io", "mirror.corp/quay")])
+    index = MirrorIndex.from_config(load_mirror_sets([idms, image]))
+    digest = "sha256:" + "c" * 64
+    question = presence_question(f"quay.io/ns/app@{digest}", index, include_source=True)
+    assert question is not None
+    assert question.pull_specs == (f"mirror.corp/quay/ns/app@{digest}",)

@@ -24,7 +24,8 @@ from enum import Enum
 
 from webhook.core.image_reference import ImageReference, parse
 from webhook.core.lookups import Lookup, LookupOutcome, Lookups, Resolution
-from webhook.core.mirror_index import MirrorIndex, Role
+from webhook.core.mirror_index import MirrorIndex, PullPlan, Role
+from webhook.core.signature_policy import PolicyOutcome
 from webhook.core.workloads import ImageSite
 from webhook.errors import InvalidReferenceError
 
@@ -90,8 +91,8 @@ def _question(image: str, index: MirrorIndex, include_source: bool) -> PresenceQ
     source = [c.pull_spec for c in reachable if c.role is Role.SOURCE]
     if not specs and source and index.on_mirror(pull.reference.name):
         specs = source  # named on the mirror itself: the only place the node pulls from
-    elif specs and include_source:
-        specs += source
+    elif specs and include_source and not _policy_rejects(pull):
+        specs += source  # never a source whose images the node's policy rejects
     if not specs:
         return None
     # The index already pulls `name:tag@digest` as `name@digest`: one cache key for both.
@@ -215,3 +216,7 @@ def verify_presence(
     if not questions:
         return {}
     return verdicts_for(questions, resolve(lookups_for(questions), timeout))
+
+
+def _policy_rejects(pull: PullPlan) -> bool:
+    return pull.policy is not None and pull.policy.outcome is PolicyOutcome.REJECTED
