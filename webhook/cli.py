@@ -204,14 +204,19 @@ def _serve_demo(args: argparse.Namespace, stdout: TextIO) -> int:
             file=stdout,
             flush=True,
         )
-        options = replace(demo.options, workers=1, threads=args.threads)
+        options = replace(demo.options, workers=1, connections=args.connections)
         serve(demo.settings, options)
     return EXIT_OK
 
 
 def _server_options(args: argparse.Namespace, cert: Path, key: Path) -> ServerOptions:
     return ServerOptions(
-        cert, key, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        cert,
+        key,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        connections=args.connections,
     )
 
 
@@ -331,7 +336,15 @@ def _add_serve(commands: Any) -> None:
     serve_command.add_argument("--host", default="0.0.0.0", help="address to listen on")
     serve_command.add_argument("--port", type=port, default=8443, help="default: %(default)s")
     serve_command.add_argument("--workers", type=positive, default=1, help="processes")
-    serve_command.add_argument("--threads", type=positive, default=8, help="threads per worker")
+    serve_command.add_argument(
+        "--connections",
+        type=positive,
+        default=ServerOptions.connections,
+        help="open connections per worker; each is a greenlet, not a thread",
+    )
+    serve_command.add_argument(
+        "--threads", type=positive, default=8, help="ignored (gevent workers); still accepted"
+    )
     add_exempt_namespace_option(serve_command)
     add_registry_options(serve_command)
     serve_command.add_argument(

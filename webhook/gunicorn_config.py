@@ -1,8 +1,11 @@
 """gunicorn settings for the webhook, and the embedded gunicorn application `serve` runs.
 
 Choices, each for the API server on the other end:
-- threaded workers (`gthread`): admission calls are short and mostly CPU; threads let a
-  slow one (a registry lookup, later) not hold up the others;
+- gevent workers: every connection is a greenlet, so a client that connects and stalls
+  costs a little memory, not a request thread; one that has not sent its whole request
+  within `CLIENT_STALL_SECONDS` is dropped (tls_serving), and a worker holds at most
+  `connections` open connections. Registry lookups, the cluster watch and file polling
+  yield while they wait on the network, as the worker patches the standard library;
 - keep-alive 120 s, above the 90 s the API server's HTTP client keeps idle connections,
   so gunicorn never closes a connection the server is about to reuse;
 - TLS 1.2 or newer only, with a context that picks up a renewed certificate on new
@@ -39,20 +42,26 @@ class ServerOptions:
     port: int = 8443
     workers: int = 1
     threads: int = 8
+    """Unused by the gevent worker; kept so that `--threads` in a deployment still starts."""
+    connections: int = 1000
+    """Open connections per worker (gunicorn's worker_connections); more wait to be accepted."""
     log_level: str = "info"
 
 
 def gunicorn_options(options: ServerOptions) -> dict[str, Any]:
-    reloading = ReloadingServerContext(options.cert_path, options.key_path)
+    # Checked here, in the master, so that a broken pair is one error at start ...
+    ReloadingServerContext(options.cert_path, options.key_path)
 
     def ssl_context(_config: Any, _default_factory: Callable[[], Any]) -> Any:
-        return reloading.context()
+        # ... and made again in each worker, after gevent has patched `ssl`, so that its
+        # sockets wait cooperatively.
+        return ReloadingServerContext(options.cert_path, options.key_path).context()
 
     settings: dict[str, Any] = {
         "bind": [f"{_bracketed(options.host)}:{options.port}"],
         "workers": options.workers,
-        "worker_class": "gthread",
-        "threads": options.threads,
+        "worker_class": "gevent",
+        "worker_connections": options.connections,
         "keepalive": KEEPALIVE_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,

@@ -3,7 +3,6 @@ the adapters and the core."""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from flask import Flask
 from kubernetes.client import ApiClient
@@ -43,6 +42,7 @@ from webhook.index_sources import (
     MirrorSetSources,
     file_signature,
 )
+from webhook.logs import configure_logging
 
 log = logging.getLogger("idms_guard.registry")
 
@@ -74,7 +74,7 @@ def mirror_set_objects(
     CatalogSources beside the IDMS/ITMS it writes, and that directory is what people pass.
     """
     kept: list[object] = []
-    for document in read_documents(paths, stdin):
+    for document in read_documents(paths, stdin, positions=False):
         for body in flatten_lists([document.body]):
             if _is_mirror_set(body):
                 kept.append(body)
@@ -111,38 +111,6 @@ def _kind_of(body: object) -> str:
 
 def _where(document: Document) -> str:
     return f"{document.path}:{document.line}"
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, so log collectors can index findings by field."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
-        message = record.getMessage()
-        try:
-            parsed = json.loads(message)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            entry.update(parsed)
-        else:
-            entry["message"] = message
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    logger = logging.getLogger("idms_guard")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
 
 
 def build_app(settings: Settings) -> Flask:

@@ -78,6 +78,14 @@ def test_answers_are_cached(resolver: TagResolver, registry: Registry) -> None:
     assert registry.calls == ["m2/app:1"]
 
 
+def test_cached_answers_need_no_lookup_thread(resolver: TagResolver) -> None:
+    images = [("app:1", ["m1/app:1", "m2/app:1"]), ("gone:1", ["m1/app:1"])]
+    first = resolver.resolve(images, timeout=5)
+    resolver.close()  # a hand-off to a walker would now raise
+    assert resolver.resolve(images, timeout=5) == first
+    assert [r.digest for r in first] == [DIGEST, None]
+
+
 def test_a_found_digest_expires_after_the_ttl(
     resolver: TagResolver, registry: Registry, clock: Clock
 ) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import selectors
+import signal
 import socket
 import ssl
 import subprocess
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +40,12 @@ from webhook.adapters.tls_certificates import (
 SERVICE_NAME = "idms-guard.idms-guard.svc"
 MAX_BODY_BYTES = 200_000
 UNMIRRORED = "docker.io/library/nginx:1.27"
+STALLED_CLIENTS = 128
+ANSWER_LIMIT = 2.0  # seconds: a hang-catcher, far above what an answer takes
+HALF_A_REQUEST = (
+    b"POST /validate/warn HTTP/1.1\r\nHost: idms-guard.idms-guard.svc\r\n"
+    b"Content-Type: application/json\r\nContent-Len"
+)
 
 
 @dataclass
@@ -259,3 +269,149 @@ def test_clients_that_stall_mid_handshake_do_not_take_the_webhook_down(server: S
     finally:
         for connection in stalled:
             connection.close()
+
+
+class StalledClients:
+    """`count` TLS connections that each send half a request and then nothing; whichever
+    the server drops is opened again, until `stop`."""
+
+    def __init__(self, server: Server, count: int) -> None:
+        self._server = server
+        self._count = count
+        self._stop = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self._thread = threading.Thread(target=self._run, name="stalled-clients")
+        self.opened = 0
+        self.dropped = 0
+        self.held = threading.Event()
+
+    def __enter__(self) -> StalledClients:
+        self._thread.start()
+        if not self.held.wait(60):
+            raise AssertionError(f"could not open {self._count} stalled connections")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+        self._selector.close()
+
+    def _open(self) -> None:
+        try:
+            raw = socket.create_connection(("127.0.0.1", self._server.port), timeout=10)
+        except OSError:
+            self._stop.wait(0.1)  # a full backlog: the server is starved, try again soon
+            return
+        try:
+            tls = self._server.context().wrap_socket(raw, server_hostname=SERVICE_NAME)
+            tls.sendall(HALF_A_REQUEST)
+        except OSError:
+            raw.close()
+            return
+        tls.setblocking(False)
+        self._selector.register(tls, selectors.EVENT_READ)
+        self.opened += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            while len(self._selector.get_map()) < self._count and not self._stop.is_set():
+                self._open()
+            self.held.set()
+            for key, _ in self._selector.select(timeout=0.2):
+                connection: ssl.SSLSocket = key.fileobj  # type: ignore[assignment]
+                try:
+                    if connection.recv(4096):
+                        continue  # an answer to half a request: keep stalling regardless
+                except ssl.SSLWantReadError:
+                    continue
+                except OSError:
+                    pass
+                self._selector.unregister(connection)
+                connection.close()
+                self.dropped += 1
+
+
+def test_stalled_clients_do_not_starve_the_webhook(server: Server) -> None:
+    review = pod_review({"web": UNMIRRORED})
+    with StalledClients(server, STALLED_CLIENTS) as stalled:
+        durations = []
+        for _ in range(20):
+            started = time.monotonic()
+            status, reply = server.post("/validate/warn", review)
+            durations.append(time.monotonic() - started)
+            assert status == 200
+            assert reply["response"]["allowed"] is True
+        assert stalled.opened >= STALLED_CLIENTS
+    assert max(durations) < ANSWER_LIMIT, durations
+
+
+def test_stalled_clients_are_dropped_after_the_request_time_limit(server: Server) -> None:
+    with StalledClients(server, 4) as stalled:
+        wait_for(lambda: stalled.dropped >= 4, "the server to drop stalled clients")
+    assert server.process.poll() is None
+
+
+def test_an_idle_keep_alive_connection_outlives_the_request_time_limit(server: Server) -> None:
+    connection = server.connect()
+    try:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok\n"
+        time.sleep(6)  # longer than a request may take to arrive, well within keep-alive
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok\n"
+    finally:
+        connection.close()
+
+
+def test_a_certificate_renewed_under_load_reaches_new_connections_and_no_request_fails(
+    server: Server,
+) -> None:
+    review = pod_review({"web": UNMIRRORED})
+    failures: list[Exception] = []
+    answered = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                assert server.post("/validate/warn", review)[0] == 200
+                answered += 1
+            except Exception as error:  # reported below, all at once
+                failures.append(error)
+
+    before = server.serial()
+    clients = [threading.Thread(target=load) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        renew_serving_certificate(server)
+        wait_for(lambda: server.serial() != before, "the renewed certificate", timeout=30)
+        settled = answered
+        wait_for(lambda: answered > settled + 20, "answers after the renewal")
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+    assert failures == []
+
+
+def test_sigterm_lets_a_request_in_flight_finish(server: Server) -> None:
+    body = json.dumps(pod_review({"web": UNMIRRORED})).encode()
+    connection = server.connect()
+    try:
+        connection.putrequest("POST", "/validate/warn")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body[:100])
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(1.5)  # the worker has seen the signal and stopped accepting
+        connection.send(body[100:])
+        reply = connection.getresponse()
+        assert reply.status == 200
+        assert json.loads(reply.read())["response"]["allowed"] is True
+    finally:
+        connection.close()
+    assert server.process.wait(timeout=30) == 0

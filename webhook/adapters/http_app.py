@@ -27,6 +27,7 @@ from webhook.adapters.http_presence import mirror_presence
 from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
 from webhook.core.decision import Decision, Mode, Outcome
 from webhook.core.explanation import explanation_json
+from webhook.core.log_events import LogEvent
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.policy import Finding, PolicySettings
 from webhook.core.presence import PresenceVerdict, all_present
@@ -207,28 +208,21 @@ def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Ans
         return
     for finding in answer.findings:
         metrics.findings.labels(finding.reason.value, mode.value).inc()
-    log.info(
-        json.dumps(
-            {
-                "event": "findings",
-                "mode": mode.value,
-                "outcome": answer.decision.outcome.value,
-                "namespace": review.namespace,
-                "object": review.described,
-                "operation": review.operation,
-                "user": review.username,
-                "findings": [
-                    {
-                        "where": f.site.describe(),
-                        "image": f.image,
-                        "reason": f.reason.value,
-                        "fix": f.fix,
-                    }
-                    for f in answer.findings
-                ],
-            }
-        )
-    )
+    findings = [
+        {"where": f.site.describe(), "image": f.image, "reason": f.reason.value, "fix": f.fix}
+        for f in answer.findings
+    ]
+    event = {
+        "event": "findings",
+        "mode": mode.value,
+        "outcome": answer.decision.outcome.value,
+        "namespace": review.namespace,
+        "object": review.described,
+        "operation": review.operation,
+        "user": review.username,
+        "findings": findings,
+    }
+    log.info("%s", LogEvent(event))
 
 
 def _json_body(limit: int) -> Any:

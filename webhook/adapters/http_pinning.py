@@ -8,7 +8,6 @@ is.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 
 from webhook.core.admission import AdmissionRequest
 from webhook.core.decision import Decision, Outcome
+from webhook.core.log_events import LogEvent
 from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mutation import mutation_answer, plan_mutation
@@ -130,7 +130,7 @@ def pin(
         text = "idms-guard could not pin this request's images (internal error)"
         return Decision(True, Outcome.NOT_PINNED, warnings=(text,)), None
     if answer.patch:
-        log.info(json.dumps(_pin_event(review, answer.patch)))
+        log.info("%s", LogEvent(_pin_event(review, answer.patch)))
     return answer.decision, encode_patch(answer.patch) if answer.patch else None
 
 

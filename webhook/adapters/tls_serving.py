@@ -103,22 +103,82 @@ class ReloadingServerContext:
             log.info("serving the renewed TLS certificate from %s", self._cert_path)
 
 
-class _StallBoundedContext(ssl.SSLContext):
-    """gunicorn's threaded worker reads a new connection's handshake and first request on a
-    blocking socket: a client that sends one byte and stops would hold a thread forever,
-    and a handful of them the whole webhook. Each wrapped socket gets a time limit; the
-    API server sends its review at once."""
+def _bounded_context_class(
+    context_base: type[ssl.SSLContext], socket_base: type[ssl.SSLSocket]
+) -> type[ssl.SSLContext]:
+    """A context whose sockets give a client a bounded time to send each request.
 
-    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        sock.settimeout(CLIENT_STALL_SECONDS)
-        return super().wrap_socket(sock, *args, **kwargs)
+    Built from the `ssl` classes in use when a context is made: the standard library's, or
+    gevent's once its gunicorn worker has patched them, so a waiting connection yields to
+    the others instead of holding the process. Cached per pair of classes.
+    """
+    known = _CONTEXT_CLASSES.get((context_base, socket_base))
+    if known is not None:
+        return known
+
+    class RequestBoundedSocket(socket_base):  # type: ignore[valid-type,misc]
+        """From its first byte, a request must arrive whole within `CLIENT_STALL_SECONDS`
+        (the first one counts from the connection); a client that stalls reads as one that
+        went away. Between requests the socket waits as long as the server's keep-alive
+        limit allows: the API server keeps idle connections for the next review."""
+
+        _deadline: float | None = None
+        _between_requests = False
+
+        def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+            if self._between_requests:
+                self.settimeout(None)
+            else:
+                if self._deadline is None:
+                    self._deadline = time.monotonic() + CLIENT_STALL_SECONDS
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    return b""
+                self.settimeout(remaining)
+            try:
+                data: bytes = super().recv(buflen, flags)
+            except OSError as error:
+                if _timed_out(error):
+                    return b""
+                raise
+            if data and self._between_requests:
+                self._between_requests = False
+                self._deadline = time.monotonic() + CLIENT_STALL_SECONDS
+            return data
+
+        def sendall(self, data: Any, flags: int = 0) -> None:
+            super().sendall(data, flags)
+            self._between_requests = True
+            self._deadline = None
+
+    class RequestBoundedContext(context_base):  # type: ignore[valid-type,misc]
+        sslsocket_class = RequestBoundedSocket
+
+        def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+            sock.settimeout(CLIENT_STALL_SECONDS)  # the handshake's limit
+            wrapped: ssl.SSLSocket = super().wrap_socket(sock, *args, **kwargs)
+            return wrapped
+
+    _CONTEXT_CLASSES[(context_base, socket_base)] = RequestBoundedContext
+    return RequestBoundedContext
+
+
+_CONTEXT_CLASSES: dict[tuple[type[ssl.SSLContext], type[ssl.SSLSocket]], type[ssl.SSLContext]] = {}
+
+
+def _timed_out(error: OSError) -> bool:
+    # The standard library raises TimeoutError; gevent's SSL socket an SSLError
+    # "The read operation timed out".
+    return isinstance(error, TimeoutError) or (
+        isinstance(error, ssl.SSLError) and "timed out" in str(error)
+    )
 
 
 def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     # Checked first with cryptography to say in words what is wrong; OpenSSL alone would
     # answer "[SSL] PEM lib" or, for an encrypted key, prompt on the terminal.
     load_certificate_pair(cert_path, key_path)
-    context = _StallBoundedContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _bounded_context_class(ssl.SSLContext, ssl.SSLSocket)(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= (
         ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
