@@ -60,7 +60,7 @@ def gunicorn_options(options: ServerOptions) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "bind": [f"{_bracketed(options.host)}:{options.port}"],
         "workers": options.workers,
-        "worker_class": "gevent",
+        "worker_class": "webhook.gunicorn_worker.WebhookWorker",
         "worker_connections": options.connections,
         "keepalive": KEEPALIVE_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,

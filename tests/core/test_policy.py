@@ -78,3 +78,30 @@ def test_the_openshift_internal_registry_is_exempt_by_default_under_either_name(
     registry: str,
 ) -> None:
     assert finding(index_of(), f"{registry}/apps/web:latest") is None
+
+
+def test_a_repeated_image_is_reported_at_each_of_its_own_sites() -> None:
+    index = index_of()
+    sites = [
+        ImageSite(f"/spec/containers/{n}/image", f"c{n}", ContainerType.CONTAINER, "quay.io/a:1")
+        for n in range(2)
+    ]
+    findings = [image_finding(site, index, PolicySettings()) for site in sites]
+    assert [f.site for f in findings if f] == sites
+    assert findings[0] is not None
+    assert findings[1] is not None
+    assert findings[0].fix == findings[1].fix
+
+
+def test_a_verdict_holds_for_the_index_it_was_reached_on_only() -> None:
+    unmirrored = index_of()
+    mirrored = index_of(mirror_object("itms", "q", [entry("quay.io", "m.local/quay")]))
+    assert finding(unmirrored, "quay.io/a:1") is Reason.TAG_NOT_MIRRORED
+    assert finding(mirrored, "quay.io/a:1") is None
+    assert finding(unmirrored, "quay.io/a:1") is Reason.TAG_NOT_MIRRORED
+
+
+def test_a_verdict_holds_for_the_settings_it_was_reached_with_only() -> None:
+    index = index_of()
+    assert finding(index, "quay.io/a:1") is Reason.TAG_NOT_MIRRORED
+    assert finding(index, "quay.io/a:1", PolicySettings(exempt_images=("quay.io/*",))) is None

@@ -6,10 +6,14 @@ polls, with a generous limit, for a watch event to reach the decision.
 
 from __future__ import annotations
 
+import socket
+import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.test_serve_https import Server
 from tests.support.fake_kube import FakeKube
@@ -108,3 +112,82 @@ def test_the_index_generation_is_exported_as_a_metric(server: Server, cluster: F
     before = generation()
     cluster.put(IDMS)
     wait_for(lambda: generation() > before, "a new index generation", log_path=server.log)
+
+
+class SilentTlsApi:
+    """An HTTPS "API server" that completes the TLS handshake and then never answers, as
+    a congested control plane may: a watch waiting on it must not stop the webhook."""
+
+    def __init__(self, directory: Path) -> None:
+        ca = generate_ca("silent-api-ca")
+        serving = generate_serving_certificate(ca, ["localhost"], ip_addresses=["127.0.0.1"])
+        self.files = write_certificate_files(directory, ca, serving)
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._context.load_cert_chain(self.files["tls.crt"], self.files["tls.key"])
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="silent-api")
+
+    def __enter__(self) -> SilentTlsApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for connection in self.held:
+            connection.close()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            try:
+                self.held.append(self._context.wrap_socket(raw, server_side=True))
+            except OSError:
+                raw.close()
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        cluster = {
+            "server": f"https://127.0.0.1:{self.port}",
+            "certificate-authority": str(self.files["ca.crt"]),
+        }
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "silent", "cluster": cluster}],
+            "users": [{"name": "tester", "user": {"token": "t"}}],
+            "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "tester"}}],
+            "current-context": "silent",
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+
+def test_a_watch_waiting_on_a_silent_tls_api_does_not_stop_the_webhook(tmp_path: Path) -> None:
+    ca = generate_ca()
+    names = service_dns_names("idms-guard", "idms-guard")
+    write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
+    with SilentTlsApi(tmp_path / "api") as api:
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        port, log = free_port(), tmp_path / "server.log"
+        argv = [
+            PYTHON, "-m", "webhook.cli", "serve",
+            "--cert", str(tmp_path / "certs" / "tls.crt"),
+            "--key", str(tmp_path / "certs" / "tls.key"),
+            "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        with running(argv, log, {"HOME": str(tmp_path)}) as process:
+            server = Server(port, tmp_path, process, log, ca)
+            wait_for(lambda: server.get("/healthz") == 200, "liveness", process=process)
+            wait_for(lambda: len(api.held) >= 1, "the watch to connect", process=process)
+            for _ in range(5):
+                assert server.get("/healthz") == 200
+            assert server.get("/readyz") == 503  # nothing listed yet: not ready, but alive

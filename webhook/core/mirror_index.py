@@ -115,6 +115,8 @@ class MirrorIndex:
         self.signature_policy = signature_policy
         self._plans: dict[str, ImagePlan] = {}
         self._derived: dict[tuple[str, ...], object] = {}
+        self.findings: dict[tuple[str, object, str | None], object] = {}
+        """The policy's per-image verdicts on this index (core/policy.py keeps it bounded)."""
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
         # Where the mirror sets say images are served: the cluster reaches these by design.
