@@ -158,7 +158,11 @@ class AdmissionAPIServer:
         timeout = entry.get("timeoutSeconds", 10)
         connection = http.client.HTTPSConnection(host, port, timeout=timeout)
         raw = socket.create_connection((host, port), timeout=timeout)
-        connection.sock = context.wrap_socket(raw, server_hostname=name)
+        try:
+            connection.sock = context.wrap_socket(raw, server_hostname=name)
+        except OSError:
+            raw.close()
+            raise
         try:
             path = f"{service.get('path', '/')}?timeout={timeout}s"
             connection.request(
