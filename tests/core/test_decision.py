@@ -9,17 +9,20 @@ from webhook.core.decision import (
     WARNING_LENGTH_MAX,
     WARNINGS_TOTAL_MAX,
     audit_annotations,
+    deny_message,
     within_budget,
 )
 from webhook.core.policy import Finding, Reason
 from webhook.core.workloads import ContainerType, ImageSite
 
 
-def findings(count: int, image_length: int = 100) -> list[Finding]:
+def findings(
+    count: int, image_length: int = 100, reason: Reason = Reason.TAG_NOT_MIRRORED
+) -> list[Finding]:
     return [
         Finding(
             ImageSite(f"/spec/containers/{n}/image", f"c{n}", ContainerType.CONTAINER, image),
-            Reason.TAG_NOT_MIRRORED,
+            reason,
             "pulled by tag, and no ImageTagMirrorSet serves it",
             f"pin it: {image}@sha256:<digest>",
             "tag not mirrored",
@@ -70,3 +73,15 @@ def test_the_last_audit_annotation_says_how_many_findings_were_not_recorded() ->
 def test_every_audit_finding_that_fits_is_recorded() -> None:
     annotations = audit_annotations(findings(3))
     assert list(annotations) == ["tag-not-mirrored-0", "tag-not-mirrored-1", "tag-not-mirrored-2"]
+
+
+def test_a_denial_for_missing_mirrors_says_the_image_would_not_go_through_a_mirror() -> None:
+    headline = deny_message(findings(2)).splitlines()[0]
+    assert headline == "idms-guard: 2 images would not be pulled through a mirror:"
+
+
+@pytest.mark.parametrize("reason", [Reason.REGISTRY_NOT_ALLOWED, Reason.NOT_IN_MIRROR])
+def test_a_denial_that_a_mirror_would_not_cure_says_the_pull_would_fail(reason: Reason) -> None:
+    mixed = findings(1) + findings(1, reason=reason)
+    headline = deny_message(mixed).splitlines()[0]
+    assert headline == "idms-guard: 2 images would fail to pull on the nodes:"

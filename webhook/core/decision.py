@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from webhook.core.policy import Finding
+from webhook.core.policy import Finding, Reason
 from webhook.core.presence import Presence, PresenceVerdict
 from webhook.core.workloads import ImageSite
 
@@ -24,6 +24,7 @@ ANNOTATION_VALUE_MAX = 1024
 ANNOTATIONS_TOTAL_MAX = 8192
 MORE_FINDINGS_KEY = "more-findings"
 ANNOTATION_TAIL_MAX = 80  # the key and "… and N more findings not recorded"
+_ROUTING_REASONS = frozenset(Reason) - {Reason.NOT_IN_MIRROR, Reason.REGISTRY_NOT_ALLOWED}
 
 
 class Mode(Enum):
@@ -75,11 +76,19 @@ def decide(mode: Mode, findings: Sequence[Finding], cautions: Sequence[str] = ()
 def deny_message(findings: Sequence[Finding]) -> str:
     count = len(findings)
     noun = "image" if count == 1 else "images"
-    lines = [f"idms-guard: {count} {noun} would not be pulled through a mirror:"]
+    lines = [f"idms-guard: {count} {noun} {_what_goes_wrong(findings)}:"]
     lines += [f"- {line_for(finding)}" for finding in findings[:DENY_LINES_MAX]]
     if count > DENY_LINES_MAX:
         lines.append(f"- … and {count - DENY_LINES_MAX} more")
     return "\n".join(lines)
+
+
+def _what_goes_wrong(findings: Sequence[Finding]) -> str:
+    """The headline fits every line below it: an image routed to a mirror that lacks it, or
+    one the node's signature policy rejects, is not an image missing a mirror."""
+    if all(finding.reason in _ROUTING_REASONS for finding in findings):
+        return "would not be pulled through a mirror"
+    return "would fail to pull on the nodes"
 
 
 def line_for(finding: Finding) -> str:
