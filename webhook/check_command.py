@@ -20,9 +20,10 @@ from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_mirror_set_options,
+    add_node_config_option,
     add_registry_options,
+    index_from_args,
     installed_version,
-    mirror_sets_from_args,
     resolver_from_args,
     warn,
     warn_unchecked,
@@ -60,6 +61,7 @@ def add_check_parser(commands: Any) -> None:
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="manifests to check")
     add_mirror_set_options(check)
+    add_node_config_option(check)
     check.add_argument(
         "--mode",
         choices=("enforce", "warn"),
@@ -94,8 +96,7 @@ def run_check(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise UsageError("--write goes with --pin")
     if args.write and STDIN in args.paths:
         raise UsageError("--write cannot write back to stdin; pipe the files instead")
-    config = mirror_sets_from_args(args, stderr)
-    index = MirrorIndex.from_config(config)
+    index = index_from_args(args, stderr)
     stdin_text = sys.stdin.read() if STDIN in args.paths else ""
     objects = _objects(args.paths, stdin_text)
     if args.pin:

@@ -29,8 +29,10 @@ from webhook.cli_common import (
     EXIT_USAGE,
     add_exempt_namespace_option,
     add_mirror_set_options,
+    add_node_config_option,
     add_registry_options,
     dns_label,
+    index_from_args,
     installed_version,
     mirror_sets_from_args,
     port,
@@ -89,11 +91,10 @@ def main(
 
 
 def _explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = mirror_sets_from_args(args, stderr)
     images = list(args.images) or (list(EXAMPLE_IMAGES) if args.example else [])
     if not images:
         raise UsageError("explain needs at least one IMAGE (or --example)")
-    index = MirrorIndex.from_config(config)
+    index = index_from_args(args, stderr)
     policy = Settings.from_env(os.environ).policy
     if args.probe:
         return _explain_probed(args, index, images, stdout, stderr)
@@ -176,6 +177,8 @@ def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Sett
     settings = Settings.from_env(environ).with_exempt_namespaces(args.exempt_namespace)
     if args.mirror_sets:
         settings = replace(settings, mirror_set_paths=tuple(args.mirror_sets))
+    if args.node_config:
+        settings = replace(settings, node_config=args.node_config)
     if args.kubeconfig:
         settings = replace(settings, kubeconfig=args.kubeconfig)
     if args.no_cluster:
@@ -256,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("images", nargs="*", metavar="IMAGE", help="image as written in a pod")
     add_mirror_set_options(explain)
+    add_node_config_option(explain)
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
     explain.add_argument(
         "--probe",
@@ -333,6 +337,7 @@ def _add_serve(commands: Any) -> None:
     serve_command.add_argument(
         "--mirror-sets", nargs="+", metavar="PATH", default=[], help="IDMS/ITMS/ICSP files or dirs"
     )
+    add_node_config_option(serve_command)
     serve_command.add_argument("--host", default="0.0.0.0", help="address to listen on")
     serve_command.add_argument("--port", type=port, default=8443, help="default: %(default)s")
     serve_command.add_argument("--workers", type=positive, default=1, help="processes")

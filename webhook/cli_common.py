@@ -14,10 +14,12 @@ from webhook.adapters.registry import RegistryClient
 from webhook.adapters.resolver import TagResolver
 from webhook.config import Settings
 from webhook.core.image_reference import parse
+from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import MirrorSetConfig
 from webhook.core.presence import Presence, PresenceVerdict
 from webhook.errors import InvalidReferenceError, UsageError
 from webhook.main import load_example_mirror_sets, load_mirror_set_paths, registry_client
+from webhook.node_config import load_node_config
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -58,6 +60,28 @@ def add_exempt_namespace_option(command: argparse.ArgumentParser) -> None:
         help="also exempt these namespaces (fnmatch, repeatable), besides kube-*, openshift-* "
         "(or IDMS_GUARD_EXEMPT_NAMESPACES) and POD_NAMESPACE",
     )
+
+
+def add_node_config_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--node-config",
+        metavar="DIR",
+        help="judge with a node's own files instead of mirror sets: DIR is laid out like "
+        "/etc/containers (registries.conf, registries.conf.d/*.conf), as on MicroShift "
+        "or a CRI-O node",
+    )
+
+
+def index_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorIndex:
+    """The index `--node-config`, `--mirror-sets` or `--example` describe."""
+    if getattr(args, "node_config", None):
+        if args.mirror_sets or getattr(args, "example", False):
+            raise UsageError("use either --node-config or --mirror-sets/--example, not both")
+        registries = load_node_config(args.node_config)
+        for note in registries.notes:
+            warn(stderr, f"{args.node_config.rstrip('/')}/{note}")
+        return MirrorIndex.from_node_files(registries)
+    return MirrorIndex.from_config(mirror_sets_from_args(args, stderr))
 
 
 def add_registry_options(command: argparse.ArgumentParser) -> None:
@@ -116,7 +140,10 @@ def mirror_sets_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorSet
         if not config.objects and not config.problems:
             warn(stderr, f"no mirror set in {' '.join(args.mirror_sets)}: nothing is mirrored")
     else:
-        raise UsageError("--mirror-sets PATH is required (or --example for the built-in set)")
+        raise UsageError(
+            "--mirror-sets PATH is required (or --example for the built-in set, or "
+            "--node-config DIR for a node's own files)"
+        )
     warn_about(config, stderr)
     return config
 

@@ -20,6 +20,8 @@ ENV_PREFIX = "IDMS_GUARD_"
 @dataclass(frozen=True)
 class Settings:
     mirror_set_paths: tuple[str, ...] = ()
+    node_config: str = ""
+    """A node's /etc/containers (MicroShift, CRI-O): judge with its files, not mirror sets."""
     exempt_namespaces: tuple[str, ...] = ("kube-*", "openshift-*")
     exempt_images: tuple[str, ...] = INTERNAL_REGISTRY_IMAGES
     max_body_bytes: int = 8 * 1024 * 1024

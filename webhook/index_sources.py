@@ -13,12 +13,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.mirror_sets import MirrorSetConfig, load_mirror_sets
 from webhook.errors import IdmsGuardError
 
 log = logging.getLogger("idms_guard.mirror_sets")
+Loaded = TypeVar("Loaded")
 
 
 class IndexHolder:
@@ -104,15 +106,16 @@ class MirrorSetSources:
         )
 
 
-class MirrorSetFiles:
-    """Re-reads mirror-set files when they change (polling: ConfigMap volumes update by an
-    atomic symlink swap, which inotify on the file itself would miss)."""
+class MirrorSetFiles(Generic[Loaded]):
+    """Re-reads mirror-set files (or a node's registries files) when they change (polling:
+    ConfigMap volumes update by an atomic symlink swap, which inotify on the file itself
+    would miss)."""
 
     def __init__(
         self,
         paths: Sequence[str],
-        on_change: Callable[[list[object]], None],
-        load: Callable[[Sequence[str]], list[object]],
+        on_change: Callable[[Loaded], None],
+        load: Callable[[Sequence[str]], Loaded],
         poll_seconds: float = 5.0,
     ) -> None:
         self._paths = tuple(paths)

@@ -31,6 +31,7 @@ from webhook.adapters.tls_certificates import (
 from webhook.config import Settings
 from webhook.core.image_config_schema import KINDS as IMAGE_CONFIG_KINDS
 from webhook.core.lookups import Lookup
+from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_set_schema import MirrorSetKind
 from webhook.core.mirror_sets import MirrorSetConfig, flatten_lists, load_mirror_sets
 from webhook.errors import KubeConfigError, MirrorSetFileError, RegistryConfigError, UsageError
@@ -43,6 +44,7 @@ from webhook.index_sources import (
     file_signature,
 )
 from webhook.logs import configure_logging
+from webhook.node_config import load_node_config, node_index
 
 log = logging.getLogger("idms_guard.registry")
 
@@ -132,7 +134,9 @@ def build_app(settings: Settings) -> Flask:
     )
     holder.on_swap(lambda _state: resolver.flush())
     sources = MirrorSetSources(holder, cluster=cluster is not None)
-    if settings.mirror_set_paths:
+    if settings.node_config:
+        watch_node_config(settings, holder)
+    elif settings.mirror_set_paths:
         files = MirrorSetFiles(
             settings.mirror_set_paths,
             sources.files_changed,
@@ -141,7 +145,7 @@ def build_app(settings: Settings) -> Flask:
         )
         files.start()
     last_sync = None
-    if cluster is not None:
+    if cluster is not None and not settings.node_config:
         watcher = MirrorSetWatcher(cluster, sources.cluster_changed)
         watcher.start()
         last_sync = lambda: watcher.last_sync  # noqa: E731
@@ -162,6 +166,25 @@ def build_app(settings: Settings) -> Flask:
         last_sync=last_sync,
         pull_secrets=reader.read if reader else None,
     )
+
+
+def watch_node_config(settings: Settings, holder: IndexHolder) -> MirrorSetFiles[MirrorIndex]:
+    """The node's files are the whole truth: no mirror sets from the cluster or files."""
+
+    def swap(index: MirrorIndex) -> None:
+        state = holder.swap_index(index, len(index))
+        logging.getLogger("idms_guard.mirror_sets").info(
+            "node files loaded: generation %d, %d tables", state.generation, len(index)
+        )
+
+    files = MirrorSetFiles(
+        [settings.node_config],
+        swap,
+        lambda paths: node_index(paths[0]),
+        settings.mirror_set_poll_seconds,
+    )
+    files.start()
+    return files
 
 
 def secret_scoped_lookup(
@@ -199,7 +222,7 @@ def cluster_client(settings: Settings) -> ApiClient | None:
     try:
         return load_api_client(settings.kubeconfig or None)
     except KubeConfigError:
-        if settings.kubeconfig or not settings.mirror_set_paths:
+        if settings.kubeconfig or not (settings.mirror_set_paths or settings.node_config):
             raise
         logging.getLogger("idms_guard.watch").info(
             "no cluster connection; judging with the mirror-set files alone"
@@ -280,6 +303,10 @@ def check_port_free(host: str, port: int) -> None:
 def serve(settings: Settings, options: ServerOptions) -> None:
     """Check every input once in the master, so a mistake is one clear line, not a worker
     that dies at boot; then run gunicorn."""
+    if settings.node_config and settings.mirror_set_paths:
+        raise UsageError("use either --node-config or --mirror-sets, not both")
+    if settings.node_config:
+        load_node_config(settings.node_config)
     if settings.mirror_set_paths:
         load_mirror_set_paths(settings.mirror_set_paths)
     try:
@@ -288,7 +315,7 @@ def serve(settings: Settings, options: ServerOptions) -> None:
         if settings.kubeconfig:
             raise
         raise UsageError(f"serve needs a cluster to watch or --mirror-sets PATH; {error}") from None
-    if cluster is None and not settings.mirror_set_paths:
+    if cluster is None and not (settings.mirror_set_paths or settings.node_config):
         raise UsageError("serve needs a cluster to watch, or --mirror-sets PATH")
     registry_client(settings).close()
     check_port_free(options.host, options.port)

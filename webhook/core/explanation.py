@@ -65,11 +65,16 @@ def explanation_lines(plan: ImagePlan, index: MirrorIndex) -> list[str]:
     if plan.parse_error:
         return [f"{plan.image}", f"  cannot be pulled: {plan.parse_error}"]
     lines = [plan.image]
-    if plan.short_name:
-        registries = ", ".join(index.search_registries)
+    if plan.alias:
+        lines.append(
+            f"  short name: the node's alias makes it {plan.alias} (an alias wins over the "
+            "search registries); write the registry to be sure"
+        )
+    elif plan.short_name:
+        registries = ", ".join(index.search_registries) or "none configured: the pull fails"
         lines.append(
             f"  short name: the node tries each search registry in turn ({registries}),"
-            " unless the node OS aliases it; write the registry to be sure"
+            f" {index.vocabulary.unaliased}; write the registry to be sure"
         )
     for pull in plan.plans:
         lines.extend(_pull_lines(pull, index, indent="    " if plan.short_name else "  "))

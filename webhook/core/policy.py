@@ -157,21 +157,21 @@ def _image_finding(
         return Finding(
             site, Reason.INVALID_REFERENCE, plan.parse_error, "fix the reference", "invalid image"
         )
-    if image_exempt(str(plan.plans[0].reference), settings):
+    if plan.plans and image_exempt(str(plan.plans[0].reference), settings):
         return None
     if plan.short_name:
+        problem = (
+            "no registry named: which one serves it depends on the node's search list and aliases"
+        )
         mirrored = [p.reference for p in plan.plans if _mirror_serves(p)]
         if mirrored:
             fix = f"write the registry a mirror serves: {mirrored[0]}"
-        else:  # Kubernetes' own reading, docker.io/..., which still needs mirroring
+        elif plan.plans:  # Kubernetes' own reading, docker.io/..., which still needs mirroring
             fix = f"write the registry, e.g. {plan.plans[-1].reference}, and mirror it"
-        return Finding(
-            site,
-            Reason.SHORT_NAME,
-            "no registry named: which one serves it depends on the node's search list and aliases",
-            fix,
-            "short name; write the registry",
-        )
+        else:
+            problem = "no registry named, and the node has no search registries nor an alias for it"
+            fix = "write the registry, and mirror it"
+        return Finding(site, Reason.SHORT_NAME, problem, fix, "short name; write the registry")
     rejected = rejection_finding(plan.plans[0], index)
     if rejected is not None:
         return Finding(site, Reason.REGISTRY_NOT_ALLOWED, *rejected)

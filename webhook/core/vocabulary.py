@@ -28,6 +28,8 @@ class Vocabulary:
     """Mirrors that serve digests only, as a plural subject."""
     digest_only_note: str
     """Why a tag pull skips the mirrors, in parentheses."""
+    unaliased: str
+    """What may still change a short name's expansion."""
 
 
 OBJECTS = Vocabulary(
@@ -40,6 +42,7 @@ OBJECTS = Vocabulary(
     tag_hint="tag not mirrored; add an ImageTagMirrorSet",
     digest_mirrors="ImageDigestMirrorSet mirrors",
     digest_only_note="its ImageDigestMirrorSet/ICSP mirrors serve pulls by digest only",
+    unaliased="unless the node OS aliases it",
 )
 
 NODE_FILES = Vocabulary(
@@ -58,4 +61,5 @@ NODE_FILES = Vocabulary(
     tag_hint="tag not mirrored; add a mirror for tags",
     digest_mirrors="its digest-only mirrors",
     digest_only_note="its mirrors serve pulls by digest only",
+    unaliased="as no alias in these files names it",
 )
