@@ -22,7 +22,9 @@ from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_exempt_namespace_option,
+    add_node_config_option,
     add_registry_options,
+    index_from_args,
     resolver_from_args,
     warn,
     warn_about,
@@ -82,6 +84,7 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "rows with not-in-mirror for those none holds (and --oc-mirror lists them)",
     )
     add_registry_options(report)
+    add_node_config_option(report)
     add_exempt_namespace_option(report)
     report.set_defaults(run=run_report)
 
@@ -89,18 +92,23 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     policy = _policy(args)
     with closing(load_api_client(args.kubeconfig)) as client:
-        if args.mirror_sets:
-            config = load_mirror_set_paths(args.mirror_sets, note=lambda text: warn(stderr, text))
+        if args.node_config:
+            index = index_from_args(args, stderr)
         else:
-            config = load_mirror_sets(list_mirror_sets(client))
-        warn_about(config, stderr)
+            if args.mirror_sets:
+                config = load_mirror_set_paths(
+                    args.mirror_sets, note=lambda text: warn(stderr, text)
+                )
+            else:
+                config = load_mirror_sets(list_mirror_sets(client))
+            warn_about(config, stderr)
+            index = MirrorIndex.from_config(config)
         modes = list_namespaces(client, all_namespaces=args.all_namespaces)
         guarded = [namespace for namespace in modes if not namespace_exempt(namespace, policy)]
         if not guarded:
             warn(stderr, f"no namespace to scan{_hint(args)}")
         bar = _ProgressBar(stderr) if stderr.isatty() else None
         counted = _Counted(scan(client, guarded, progress=bar))
-        index = MirrorIndex.from_config(config)
         try:
             with _verifier(args, index, stderr) as verify:
                 rows = _judge(counted, index, policy, modes, verify)
