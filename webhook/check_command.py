@@ -19,6 +19,7 @@ from webhook.adapters.manifest_files import STDIN, read_documents
 from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    add_cluster_options,
     add_mirror_set_options,
     add_node_config_option,
     add_registry_options,
@@ -62,6 +63,7 @@ def add_check_parser(commands: Any) -> None:
     check.add_argument("paths", nargs="+", metavar="PATH", help="manifests to check")
     add_mirror_set_options(check)
     add_node_config_option(check)
+    add_cluster_options(check)
     check.add_argument(
         "--mode",
         choices=("enforce", "warn"),

@@ -27,6 +27,7 @@ from webhook.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_USAGE,
+    add_cluster_options,
     add_exempt_namespace_option,
     add_mirror_set_options,
     add_node_config_option,
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="*", metavar="IMAGE", help="image as written in a pod")
     add_mirror_set_options(explain)
     add_node_config_option(explain)
+    add_cluster_options(explain, pool=True)
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
     explain.add_argument(
         "--probe",

@@ -6,20 +6,24 @@ import argparse
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from importlib import metadata
 from typing import TextIO
 
+from kubernetes.client import ApiClient
+
+from webhook.adapters.mirror_watcher import list_mirror_sets, load_api_client
 from webhook.adapters.registry import RegistryClient
 from webhook.adapters.resolver import TagResolver
 from webhook.config import Settings
 from webhook.core.image_reference import parse
 from webhook.core.mirror_index import MirrorIndex
-from webhook.core.mirror_sets import MirrorSetConfig
+from webhook.core.mirror_sets import MirrorSetConfig, load_mirror_sets
 from webhook.core.presence import Presence, PresenceVerdict
-from webhook.errors import InvalidReferenceError, UsageError
+from webhook.errors import InvalidReferenceError, KubeConfigError, UsageError
 from webhook.main import load_example_mirror_sets, load_mirror_set_paths, registry_client
 from webhook.node_config import load_node_config
+from webhook.pool_sources import pool_index_from_cluster
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -72,16 +76,63 @@ def add_node_config_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cluster_options(command: argparse.ArgumentParser, pool: bool = False) -> None:
+    command.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="without --mirror-sets or --node-config, read the mirror sets of this cluster "
+        "(default: in-cluster, then $KUBECONFIG or ~/.kube/config)",
+    )
+    if pool:
+        command.add_argument(
+            "--pool",
+            metavar="NAME",
+            help="judge with the registries files the nodes of this MachineConfigPool run "
+            "(its rendered MachineConfig; OpenShift), not with the current objects",
+        )
+
+
 def index_from_args(args: argparse.Namespace, stderr: TextIO) -> MirrorIndex:
-    """The index `--node-config`, `--mirror-sets` or `--example` describe."""
+    """The index `--node-config`, `--pool`, `--mirror-sets`/`--example` or, with none of
+    them, the live cluster's mirror sets describe."""
+    chosen = [
+        option
+        for option, value in (
+            ("--node-config", getattr(args, "node_config", None)),
+            ("--pool", getattr(args, "pool", None)),
+            ("--mirror-sets/--example", args.mirror_sets or getattr(args, "example", False)),
+        )
+        if value
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"use either {' or '.join(chosen)}, not both")
     if getattr(args, "node_config", None):
-        if args.mirror_sets or getattr(args, "example", False):
-            raise UsageError("use either --node-config or --mirror-sets/--example, not both")
         registries = load_node_config(args.node_config)
         for note in registries.notes:
             warn(stderr, f"{args.node_config.rstrip('/')}/{note}")
         return MirrorIndex.from_node_files(registries)
-    return MirrorIndex.from_config(mirror_sets_from_args(args, stderr))
+    if chosen or not hasattr(args, "kubeconfig"):
+        if getattr(args, "pool", None):
+            with closing(_cluster(args)) as client:
+                return pool_index_from_cluster(client, args.pool)
+        return MirrorIndex.from_config(mirror_sets_from_args(args, stderr))
+    with closing(_cluster(args)) as client:
+        config = load_mirror_sets(list_mirror_sets(client))
+    warn_about(config, stderr)
+    return MirrorIndex.from_config(config)
+
+
+def _cluster(args: argparse.Namespace) -> ApiClient:
+    """The cluster `--kubeconfig` names, or the one in reach; without one, what to pass."""
+    try:
+        return load_api_client(args.kubeconfig)
+    except KubeConfigError as error:
+        if args.kubeconfig or getattr(args, "pool", None):
+            raise
+        raise UsageError(
+            "--mirror-sets PATH is required (or --example for the built-in set, "
+            f"--node-config DIR for a node's own files, or a cluster to read: {error})"
+        ) from None
 
 
 def add_registry_options(command: argparse.ArgumentParser) -> None:

@@ -16,6 +16,8 @@ from itertools import groupby
 from operator import attrgetter
 from typing import TextIO
 
+from kubernetes.client import ApiClient
+
 from webhook.adapters.kube_inventory import MODE_LABEL, list_namespaces, scan
 from webhook.adapters.mirror_watcher import list_mirror_sets, load_api_client
 from webhook.cli_common import (
@@ -34,6 +36,7 @@ from webhook.config import Settings
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.policy import PolicySettings, namespace_exempt
+from webhook.core.pool_report import verdict_lines
 from webhook.core.presence import PresenceVerdict, presence_questions, verify_presence
 from webhook.core.report import (
     InventoryItem,
@@ -45,7 +48,9 @@ from webhook.core.report import (
     report_sites,
 )
 from webhook.core.workloads import ImageSite
+from webhook.errors import UsageError
 from webhook.main import load_mirror_set_paths
+from webhook.pool_sources import pool_verdicts
 
 VERIFY_TIMEOUT_SECONDS = 60.0
 """A namespace's lookups together: a report can wait longer than an admission request."""
@@ -85,12 +90,20 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     add_registry_options(report)
     add_node_config_option(report)
+    report.add_argument(
+        "--pools",
+        action="store_true",
+        help="instead of workloads, say per MachineConfigPool whether the registries files "
+        "its nodes run mean what the current mirror sets render (OpenShift); exit 1 if not",
+    )
     add_exempt_namespace_option(report)
     report.set_defaults(run=run_report)
 
 
 def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     policy = _policy(args)
+    if args.pools and args.node_config:
+        raise UsageError("--pools compares pools with the mirror sets; leave out --node-config")
     with closing(load_api_client(args.kubeconfig)) as client:
         if args.node_config:
             index = index_from_args(args, stderr)
@@ -103,6 +116,8 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                 config = load_mirror_sets(list_mirror_sets(client))
             warn_about(config, stderr)
             index = MirrorIndex.from_config(config)
+            if args.pools:
+                return _report_pools(client, index, config.mco_rejection, stdout)
         modes = list_namespaces(client, all_namespaces=args.all_namespaces)
         guarded = [namespace for namespace in modes if not namespace_exempt(namespace, policy)]
         if not guarded:
@@ -127,6 +142,15 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 Verify = Callable[[list[ImageSite], list[ImageSite]], dict[str, PresenceVerdict]]
 """(sites judged, sites already flagged) → what the mirrors answered, by image."""
+
+
+def _report_pools(
+    client: ApiClient, index: MirrorIndex, rejection: str | None, stdout: TextIO
+) -> int:
+    verdicts = pool_verdicts(client, index, rejection)
+    for verdict in verdicts:
+        print("\n".join(verdict_lines(verdict)), file=stdout)
+    return EXIT_OK if all(verdict.matches for verdict in verdicts) else EXIT_FINDINGS
 
 
 def _judge(

@@ -161,3 +161,47 @@ def _failure(api_client: kubernetes.client.ApiClient, what: str, error: Exceptio
         detail = f"{type(error).__name__}: {getattr(error, 'reason', None) or error}"
     host = api_client.configuration.host
     return " ".join(f"{host}: listing {what}: {detail}".split())[:300]
+
+
+MACHINE_CONFIG_GROUP, MACHINE_CONFIG_VERSION = "machineconfiguration.openshift.io", "v1"
+POOL_PAGE_SIZE = 100
+
+
+def list_pools(api_client: kubernetes.client.ApiClient) -> list[dict[str, Any]] | None:
+    """Every MachineConfigPool, by name; None when the cluster has none (not OpenShift)."""
+    custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    def call(**options: Any) -> Any:
+        return custom.list_cluster_custom_object(
+            MACHINE_CONFIG_GROUP, MACHINE_CONFIG_VERSION, "machineconfigpools", **options
+        )
+
+    try:
+        pools = [
+            item for page in _pages(api_client, "machineconfigpools", call, POOL_PAGE_SIZE)
+            for item in page.get("items") or []
+        ]  # fmt: skip
+    except _NotServedError:
+        return None
+    return sorted(pools, key=lambda pool: str((pool.get("metadata") or {}).get("name", "")))
+
+
+def get_machine_config(api_client: kubernetes.client.ApiClient, name: str) -> dict[str, Any] | None:
+    """One (rendered) MachineConfig, or None when it is not there."""
+    custom = kubernetes.client.CustomObjectsApi(api_client)
+    try:
+        response: Any = custom.get_cluster_custom_object(
+            MACHINE_CONFIG_GROUP, MACHINE_CONFIG_VERSION, "machineconfigs", name,
+            _preload_content=False, _request_timeout=TIMEOUT,
+        )  # fmt: skip
+        try:
+            found: dict[str, Any] = json.loads(response.data)
+        finally:
+            response.release_conn()
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise KubeApiError(_failure(api_client, f"machineconfigs/{name}", error)) from None
+    except Exception as error:  # connection, timeout, bad JSON: one line for the user
+        raise KubeApiError(_failure(api_client, f"machineconfigs/{name}", error)) from None
+    return found
