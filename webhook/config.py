@@ -48,6 +48,8 @@ class Settings:
     kubeconfig: str = ""
     """Explicit kubeconfig; empty: in-cluster, then $KUBECONFIG or ~/.kube/config."""
     watch_cluster: bool = True
+    pool_poll_seconds: float = 60.0
+    """How often serve re-reads the MachineConfigPools (rollout warnings, per-pool gauge)."""
     """Watch IDMS/ITMS/ICSP in the cluster; without a connection, files alone are used."""
 
     @property

@@ -17,6 +17,7 @@ from flask import Flask
 from kubernetes.client import ApiClient
 
 from webhook.adapters.http_app import AppSettings, create_app
+from webhook.adapters.http_metrics import Metrics
 from webhook.adapters.kube_secrets import PullSecretReader
 from webhook.adapters.manifest_files import Document, parse_documents, read_documents
 from webhook.adapters.mirror_watcher import MirrorSetWatcher, load_api_client
@@ -45,6 +46,7 @@ from webhook.index_sources import (
 )
 from webhook.logs import configure_logging
 from webhook.node_config import load_node_config, node_index
+from webhook.pool_sources import PoolWatcher
 
 log = logging.getLogger("idms_guard.registry")
 
@@ -145,7 +147,17 @@ def build_app(settings: Settings) -> Flask:
         )
         files.start()
     last_sync = None
+    metrics = Metrics()
+    pools = None
     if cluster is not None and not settings.node_config:
+        pools = PoolWatcher(
+            cluster,
+            lambda: holder.current if holder.ready else None,
+            metrics.pools,
+            settings.pool_poll_seconds,
+        )
+        holder.on_swap(lambda _state: pools.poke() if pools else None)
+        pools.start()
         watcher = MirrorSetWatcher(cluster, sources.cluster_changed)
         watcher.start()
         last_sync = lambda: watcher.last_sync  # noqa: E731
@@ -163,8 +175,10 @@ def build_app(settings: Settings) -> Flask:
         app_settings,
         holder,
         resolver,
+        metrics=metrics,
         last_sync=last_sync,
         pull_secrets=reader.read if reader else None,
+        rollout=(lambda: pools.differing) if pools else None,
     )
 
 

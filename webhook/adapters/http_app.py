@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -31,6 +31,8 @@ from webhook.core.log_events import LogEvent
 from webhook.core.mirror_index import IndexState, MirrorIndex
 from webhook.core.policy import Finding, PolicySettings
 from webhook.core.presence import PresenceVerdict, all_present
+from webhook.core.rollout import PoolFiles, rollout_warnings
+from webhook.core.workloads import ImageSite
 from webhook.errors import AdmissionReviewError
 
 log = logging.getLogger("idms_guard.admission")
@@ -69,7 +71,10 @@ def create_app(
     clock: Callable[[], float] = time.perf_counter,
     last_sync: Callable[[], float | None] | None = None,
     pull_secrets: PullSecrets | None = None,
+    rollout: Callable[[], Sequence[PoolFiles]] | None = None,
 ) -> Flask:
+    """`rollout`: the pools whose nodes run other registries files than the objects
+    render; validating answers in warn and enforce mode then warn about the difference."""
     app = Flask("idms_guard")
     # One byte more than allowed, so that a chunked body (no Content-Length: werkzeug then
     # stops reading at the limit without a word) shows it was longer; `_json_body` refuses it.
@@ -93,7 +98,8 @@ def create_app(
         answer = _judge(review, chosen, index_source, settings, Registry(resolver, pull_secrets))
         _record(metrics, review, chosen, answer)
         metrics.answered(endpoint, answer.decision.outcome, clock() - started)
-        return _json(200, review_response(review.uid, answer.decision))
+        told = _rollout(answer, chosen, index_source, settings, rollout)
+        return _json(200, review_response(review.uid, answer.decision, warnings=told))
 
     @app.post("/mutate")
     def mutate_endpoint() -> Response:
@@ -154,6 +160,7 @@ class _Answer:
     decision: Decision
     findings: tuple[Finding, ...]
     presence: Mapping[str, PresenceVerdict] = field(default_factory=dict)
+    sites: tuple[ImageSite, ...] = ()
 
 
 def _judge(
@@ -169,7 +176,7 @@ def _judge(
         index = index_source.current
         validation = validate(review, mode, index, settings.policy)
         if registry.resolver is None:
-            return _Answer(validation.decision, validation.findings)
+            return _Answer(validation.decision, validation.findings, sites=validation.sites)
         deadline = time.monotonic() + settings.pin_timeout
         presence: dict[str, PresenceVerdict] = {}
         if settings.verify_mirror and validation.sites:
@@ -186,7 +193,25 @@ def _judge(
     except Exception:  # a bug must not block the API server; logged with its traceback
         log.exception("internal error judging %s in %s", review.described, review.namespace)
         return _Answer(failure_decision(mode, settings.fail_closed), ())
-    return _Answer(validation.decision, validation.findings, presence)
+    return _Answer(validation.decision, validation.findings, presence, validation.sites)
+
+
+def _rollout(
+    answer: _Answer,
+    mode: Mode,
+    index_source: IndexSource,
+    settings: AppSettings,
+    rollout: Callable[[], Sequence[PoolFiles]] | None,
+) -> tuple[str, ...]:
+    """Warnings for images whose verdict a rollout in progress changes; never a denial,
+    silent in audit mode, and never the reason a request fails."""
+    if rollout is None or mode is Mode.AUDIT or not answer.sites:
+        return ()
+    try:
+        return rollout_warnings(answer.sites, index_source.current, rollout(), settings.policy)
+    except Exception:
+        log.exception("internal error comparing with the pools' files; no rollout warning")
+        return ()
 
 
 def failure_decision(mode: Mode, fail_closed: bool) -> Decision:

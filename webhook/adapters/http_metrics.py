@@ -3,13 +3,14 @@ the state of the mirror index in use, read when `/metrics` is scraped."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from webhook.core.decision import Outcome
 from webhook.core.mirror_index import IndexState
+from webhook.core.pool_report import PoolVerdict
 
 EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -70,6 +71,25 @@ class Metrics:
             "When the cluster watch last confirmed it is current (Unix time; 0: no watch).",
             registry=self.registry,
         )
+
+        self.pool_files_match = Gauge(
+            "idms_guard_pool_files_match",
+            "1 when the registries files every node of a MachineConfigPool runs mean what the "
+            "current mirror sets render; 0 during a rollout or after the operator refused them.",
+            ["pool"],
+            registry=self.registry,
+        )
+        self._pools: set[str] = set()
+
+    def pools(self, verdicts: Iterable[PoolVerdict]) -> None:
+        """One gauge per pool; pools that are gone lose theirs."""
+        seen = set()
+        for verdict in verdicts:
+            self.pool_files_match.labels(verdict.pool.name).set(1 if verdict.matches else 0)
+            seen.add(verdict.pool.name)
+        for gone in self._pools - seen:
+            self.pool_files_match.remove(gone)
+        self._pools = seen
 
     def answered(self, endpoint: str, outcome: Outcome, seconds: float) -> None:
         self.requests.labels(endpoint, outcome.value).inc()
