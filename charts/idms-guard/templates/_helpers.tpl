@@ -177,6 +177,7 @@ app.kubernetes.io/part-of: idms-guard
 {{- define "idms-guard.registryCADir" -}}/etc/idms-guard/registry-ca{{- end }}
 {{- define "idms-guard.mirrorSetsDir" -}}/etc/idms-guard/mirror-sets{{- end }}
 {{- define "idms-guard.homeDir" -}}/home/idms-guard{{- end }}
+{{- define "idms-guard.nodeConfigDir" -}}/etc/idms-guard/node-config{{- end }}
 
 {{- define "idms-guard.staticMirrorSets" -}}
 {{- if or .Values.mirrorSets.existingConfigMap .Values.mirrorSets.objects }}true{{ end }}
@@ -219,6 +220,16 @@ bundle), so that a GitOps render without --api-versions does not drop them. */}}
 {{- $setting := toString .Values.openshift.deploymentConfigs }}
 {{- if eq $setting "true" }}true
 {{- else if and (eq $setting "auto") (or (.Capabilities.APIVersions.Has "apps.openshift.io/v1") (include "idms-guard.openshiftSelected" .)) }}true
+{{- end }}
+{{- end }}
+
+{{/* "true" when the webhook may read MachineConfigPools and MachineConfigs (what each
+pool's nodes run). auto: the cluster serves machineconfiguration.openshift.io/v1, or the
+values say OpenShift. */}}
+{{- define "idms-guard.machineConfigPools" -}}
+{{- $setting := toString .Values.openshift.machineConfigPools }}
+{{- if eq $setting "true" }}true
+{{- else if and (eq $setting "auto") (or (.Capabilities.APIVersions.Has "machineconfiguration.openshift.io/v1") (include "idms-guard.openshiftSelected" .)) }}true
 {{- end }}
 {{- end }}
 
