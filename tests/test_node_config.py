@@ -111,3 +111,37 @@ def test_keys_the_node_ignores_are_warned_about(tmp_path: Path) -> None:
     code, _, err = run("explain", "quay.io/a/b:1", "--node-config", str(node))
     assert code == 0
     assert "registries.conf: [[registry]] #1: unknown key 'mirror-by-digest_only' is ignored" in err
+
+
+def test_the_nodes_policy_json_is_judged_too(tmp_path: Path) -> None:
+    node = node_dir(tmp_path, 'unqualified-search-registries = ["docker.io"]\n')
+    (node / "policy.json").write_text(
+        '{"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": '
+        '{"docker.io": [{"type": "reject"}]}}}'
+    )
+    code, out, _ = run(
+        "check", os.path.relpath(MANIFESTS), "--output", "json", "--node-config", str(node)
+    )
+    assert code == 1
+    rejected = [f for f in json.loads(out) if f["reason"] == "registry-not-allowed"]
+    assert rejected
+    assert all("the node's policy.json rejects it" in f["problem"] for f in rejected)
+
+
+def test_a_broken_policy_json_is_named_under_the_directory(tmp_path: Path) -> None:
+    node = node_dir(tmp_path, "")
+    (node / "policy.json").write_text('{"default": []')
+    code, _, err = run("explain", "quay.io/a/b:1", "--node-config", str(node))
+    assert code == 2
+    assert f"{node}/policy.json: not JSON" in err
+
+
+def test_insecure_tables_and_mirrors_of_the_node_files_are_marked(tmp_path: Path) -> None:
+    node = node_dir(
+        tmp_path,
+        '[[registry]]\nlocation = "quay.io/acme"\ninsecure = true\n'
+        '[[registry.mirror]]\nlocation = "mirror.corp/acme"\ninsecure = true\n',
+    )
+    code, out, _ = run("explain", "quay.io/acme/a:1", "--json", "--node-config", str(node))
+    assert code == 0
+    assert [c.get("insecure", False) for c in json.loads(out)["candidates"]] == [True, True]

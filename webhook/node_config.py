@@ -1,5 +1,5 @@
 """A node's configuration directory (`--node-config DIR`, laid out like /etc/containers)
-→ the index CRI-O on that node works with.
+→ the index CRI-O on that node works with, with its policy.json when DIR has one.
 
 Read as containers/image reads it: `registries.conf`, then every `*.conf` directly in
 `registries.conf.d/`, in name order. Subdirectories are skipped (a mounted ConfigMap
@@ -18,7 +18,9 @@ from webhook.core.node_registries import (
     NodeRegistries,
     read_node_registries,
 )
-from webhook.errors import NodeConfigError
+from webhook.errors import NodeConfigError, SignaturePolicyError
+
+POLICY_JSON = "policy.json"
 
 
 def read_node_files(directory: str) -> list[NodeFile]:
@@ -47,9 +49,11 @@ def read_node_files(directory: str) -> list[NodeFile]:
 def load_node_config(directory: str) -> NodeRegistries:
     """Raises NodeConfigError naming the file by its path under `directory`."""
     files = read_node_files(directory)
+    policy = Path(directory) / POLICY_JSON
+    policy_json = _read(policy) if policy.exists() else None
     try:
-        return read_node_registries(files)
-    except NodeConfigError as error:
+        return read_node_registries(files, policy_json)
+    except (NodeConfigError, SignaturePolicyError) as error:
         raise NodeConfigError(f"{directory.rstrip('/')}/{error}") from None
 
 

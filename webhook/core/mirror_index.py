@@ -151,6 +151,7 @@ class MirrorIndex:
             registries.search_registries,
             aliases=registries.aliases,
             vocabulary=NODE_FILES,
+            signature_policy=registries.signature_policy,
         )
 
     def __len__(self) -> int:

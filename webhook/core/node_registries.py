@@ -23,6 +23,7 @@ from typing import Any
 from webhook.core.image_reference import DOMAIN_PATTERN
 from webhook.core.node_aliases import parse_aliases
 from webhook.core.registry_tables import RegistryTable, TableMirror
+from webhook.core.signature_policy import SignaturePolicy, parse_policy_text
 from webhook.errors import NodeConfigError
 
 MAIN_FILE = "registries.conf"
@@ -56,20 +57,11 @@ class NodeFile:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeTable:
-    """A `[[registry]]` table with what the tables of the objects do not carry."""
-
-    table: RegistryTable
-    insecure: bool
-    insecure_mirrors: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
 class NodeRegistries:
     """What CRI-O on a node with these files works with."""
 
     files: tuple[str, ...]
-    node_tables: tuple[NodeTable, ...]
+    tables: tuple[RegistryTable, ...]
     search_registries: tuple[str, ...]
     search_origin: str | None
     """The file that set the search list (None: no file did, so there is none)."""
@@ -79,15 +71,16 @@ class NodeRegistries:
     short_name_mode: str
     notes: tuple[str, ...] = field(default=())
     """Keys containers/image ignores (usually typos), as `file: …` lines."""
-
-    @property
-    def tables(self) -> tuple[RegistryTable, ...]:
-        return tuple(node_table.table for node_table in self.node_tables)
+    signature_policy: SignaturePolicy | None = None
+    """The node's policy.json, when it was given."""
 
 
-def read_node_registries(files: Sequence[NodeFile]) -> NodeRegistries:
-    """`files` in the order the node reads them: the main file, then drop-ins by name."""
-    tables: dict[str, NodeTable] = {}
+def read_node_registries(
+    files: Sequence[NodeFile], policy_json: str | None = None
+) -> NodeRegistries:
+    """`files` in the order the node reads them: the main file, then drop-ins by name;
+    `policy_json`, the text of the node's /etc/containers/policy.json, when there is one."""
+    tables: dict[str, RegistryTable] = {}
     search: tuple[str, ...] = ()
     search_origin: str | None = None
     aliases: dict[str, tuple[str, str]] = {}
@@ -96,8 +89,8 @@ def read_node_registries(files: Sequence[NodeFile]) -> NodeRegistries:
     for node_file in files:
         document = _load(node_file)
         notes.extend(_unknown_keys(node_file.name, document))
-        for node_table in _file_tables(node_file.name, document):
-            tables[node_table.table.prefix] = node_table
+        for table in _file_tables(node_file.name, document):
+            tables[table.prefix] = table
         if "unqualified-search-registries" in document:
             search = _search_list(node_file.name, document["unqualified-search-registries"])
             search_origin = node_file.name
@@ -106,13 +99,14 @@ def read_node_registries(files: Sequence[NodeFile]) -> NodeRegistries:
             aliases[name] = (value, node_file.name)
     return NodeRegistries(
         files=tuple(node_file.name for node_file in files),
-        node_tables=tuple(tables[prefix] for prefix in sorted(tables)),
+        tables=tuple(tables[prefix] for prefix in sorted(tables)),
         search_registries=search,
         search_origin=search_origin,
         aliases={name: value for name, (value, _) in aliases.items() if value},
         alias_origins={name: origin for name, (_, origin) in aliases.items()},
         short_name_mode=mode,
         notes=tuple(notes),
+        signature_policy=parse_policy_text(policy_json) if policy_json is not None else None,
     )
 
 
@@ -157,33 +151,27 @@ def _unknown_keys(name: str, document: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _file_tables(name: str, document: dict[str, Any]) -> list[NodeTable]:
+def _file_tables(name: str, document: dict[str, Any]) -> list[RegistryTable]:
     """`postProcessRegistries` for one file: checked tables, first one per prefix."""
     registries = document.get("registry", [])
     if not isinstance(registries, list) or not all(isinstance(t, dict) for t in registries):
         raise NodeConfigError(f"{name}: 'registry' must be [[registry]] tables")
-    seen: dict[str, NodeTable] = {}
-    by_location: dict[str, NodeTable] = {}
+    seen: dict[str, RegistryTable] = {}
+    by_location: dict[str, RegistryTable] = {}
     for number, raw in enumerate(registries, 1):
-        node_table = _table(f"{name}: [[registry]] #{number}", name, raw)
-        table = node_table.table
-        key = table.location or table.prefix
-        other = by_location.setdefault(key, node_table)
+        table = _table(f"{name}: [[registry]] #{number}", name, raw)
+        other = by_location.setdefault(table.location or table.prefix, table)
         for setting in ("insecure", "blocked"):
-            if _setting(other, setting) != _setting(node_table, setting):
+            if getattr(other, setting) != getattr(table, setting):
                 raise NodeConfigError(
                     f"{name}: registry '{table.location}' is defined multiple times with "
                     f"conflicting '{setting}' setting"
                 )
-        seen.setdefault(table.prefix, node_table)
+        seen.setdefault(table.prefix, table)
     return list(seen.values())
 
 
-def _setting(node_table: NodeTable, setting: str) -> bool:
-    return node_table.insecure if setting == "insecure" else node_table.table.blocked
-
-
-def _table(where: str, name: str, raw: dict[str, Any]) -> NodeTable:
+def _table(where: str, name: str, raw: dict[str, Any]) -> RegistryTable:
     location = _location(where, "location", raw)
     prefix = _location(where, "prefix", raw) or location
     if not prefix:
@@ -204,26 +192,26 @@ def _table(where: str, name: str, raw: dict[str, Any]) -> NodeTable:
         )
     by_digest_only = _flag(where, "mirror-by-digest-only", raw)
     origin = table_origin(name, prefix)
-    mirrors, insecure_mirrors = _mirrors(where, raw, by_digest_only, origin)
+    mirrors = _mirrors(where, raw, by_digest_only, origin)
     blocked = _flag(where, "blocked", raw)
     default_location = "" if wildcard else prefix
-    table = RegistryTable(
+    return RegistryTable(
         prefix,
         blocked,
         mirrors,
         (origin,) if blocked else (),
         endpoint=None if location == default_location else location,
+        insecure=_flag(where, "insecure", raw),
     )
-    return NodeTable(table, _flag(where, "insecure", raw), insecure_mirrors)
 
 
 def _mirrors(
     where: str, raw: dict[str, Any], by_digest_only: bool, origin: str
-) -> tuple[tuple[TableMirror, ...], frozenset[str]]:
+) -> tuple[TableMirror, ...]:
     entries = raw.get("mirror", [])
     if not isinstance(entries, list) or not all(isinstance(m, dict) for m in entries):
         raise NodeConfigError(f"{where}: 'mirror' must be [[registry.mirror]] tables")
-    mirrors, insecure = [], set()
+    mirrors = []
     for number, entry in enumerate(entries, 1):
         at = f"{where} mirror #{number}"
         location = _location(at, "location", entry)
@@ -239,10 +227,9 @@ def _mirrors(
             )
         digest_only = by_digest_only or mode == "digest-only"
         for_all = not digest_only and mode in ("", "all")
-        mirrors.append(TableMirror(location, digest_only, (origin,), for_all=for_all))
-        if _flag(at, "insecure", entry):
-            insecure.add(location)
-    return tuple(mirrors), frozenset(insecure)
+        insecure = _flag(at, "insecure", entry)
+        mirrors.append(TableMirror(location, digest_only, (origin,), for_all, insecure))
+    return tuple(mirrors)
 
 
 def _location(where: str, key: str, raw: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from webhook.core.node_registries import read_node_registries
 from webhook.core.registry_tables import RegistryTable
 from webhook.core.vocabulary import OBJECTS
 
-Shape = tuple[str, bool, tuple[tuple[str, bool, bool], ...]]
+Shape = tuple[str, bool, bool, tuple[tuple[str, bool, bool, bool], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +33,10 @@ class PoolVerdict:
 
 def pool_index(config: RenderedConfig) -> MirrorIndex:
     """The index of a pool's rendered files, speaking of objects (it is OpenShift)."""
-    registries = read_node_registries(config.files)
+    registries = read_node_registries(config.files, config.policy_json)
     return MirrorIndex(
         registries.tables, registries.search_registries, aliases=registries.aliases,
-        vocabulary=OBJECTS,
+        vocabulary=OBJECTS, signature_policy=registries.signature_policy,
     )  # fmt: skip
 
 
@@ -118,7 +118,8 @@ def _shapes(tables: tuple[RegistryTable, ...]) -> Mapping[str, Shape]:
         table.prefix: (
             table.location,
             table.blocked,
-            tuple((m.location, m.for_digests, m.for_all) for m in table.mirrors),
+            table.insecure,
+            tuple((m.location, m.for_digests, m.for_all, m.insecure) for m in table.mirrors),
         )
         for table in tables
     }
