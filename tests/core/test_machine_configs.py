@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.machine_configs import machine_config_pool, rendered_machine_config
 from tests.support.mirror_objects import entry, mirror_object
+from webhook.core.image_config import base_policy_json
 from webhook.core.machine_configs import (
     PoolState,
     decode_data_url,
@@ -187,3 +188,33 @@ def test_the_pool_index_pulls_as_its_files_say() -> None:
         f"mirror.corp/redhat/ubi9/ubi@{digest}",
         f"registry.redhat.io/ubi9/ubi@{digest}",
     ]
+
+
+BLOCKED_QUAY_IMAGE = {
+    "apiVersion": "config.openshift.io/v1",
+    "kind": "Image",
+    "metadata": {"name": "cluster"},
+    "spec": {"registrySources": {"blockedRegistries": ["quay.io"]}},
+}
+
+
+def with_policy(name: str, policy_json: str, *objects: dict[str, Any]) -> Any:
+    files = {"registries.conf": conf(*objects), "policy.json": policy_json}
+    return rendered_config(rendered_machine_config(name, files))
+
+
+def test_a_pool_whose_policy_json_is_the_default_matches_objects_without_an_image() -> None:
+    pool = PoolState("worker", "rendered-worker-1", "rendered-worker-1", 2, 2)
+    current = with_policy("rendered-worker-1", base_policy_json(), ACME)
+    assert judge_pool(pool, objects_index(ACME), current, current).matches
+
+
+def test_a_policy_json_the_image_config_has_not_reached_yet_is_a_difference() -> None:
+    pool = PoolState("worker", "rendered-worker-1", "rendered-worker-1", 2, 2)
+    objects = objects_index(ACME, BLOCKED_QUAY_IMAGE)
+    current = with_policy("rendered-worker-1", base_policy_json(), ACME)
+    verdict = judge_pool(pool, objects, current, current)
+    assert any(
+        d.startswith("the signature policy (policy.json) on pool worker")
+        for d in verdict.differences
+    )

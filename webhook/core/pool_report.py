@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from webhook.core.image_config import base_policy_json
 from webhook.core.machine_configs import PoolState, RenderedConfig
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.node_registries import read_node_registries
 from webhook.core.registry_tables import RegistryTable
+from webhook.core.signature_policy import parse_policy_text
 from webhook.core.vocabulary import OBJECTS
 
 Shape = tuple[str, bool, bool, tuple[tuple[str, bool, bool, bool], ...]]
@@ -69,8 +71,8 @@ def judge_pool(
                 f"the mirrors for {prefix} are still on pool {pool.name} though no object has "
                 f"them now: {reason}"
             )
-    search = _search(pool, objects, current, why)
-    differences += search
+    differences += _search(pool, objects, current, why)
+    differences += _policy(pool, objects, current, why)
     matches = not differences
     return PoolVerdict(
         pool, matches, _summary(pool, matches, current, rejection), tuple(differences)
@@ -111,6 +113,16 @@ def _search(pool: PoolState, objects: MirrorIndex, current: RenderedConfig, why:
         f"search registries on pool {pool.name} are {', '.join(theirs) or 'none'}, the "
         f"objects say {', '.join(objects.search_registries) or 'none'}: {why}"
     ]
+
+
+def _policy(pool: PoolState, objects: MirrorIndex, current: RenderedConfig, why: str) -> list[str]:
+    """policy.json compared as JSON meaning; a rendered config without one says nothing."""
+    if current.policy_json is None:
+        return []
+    ours = objects.signature_policy or parse_policy_text(base_policy_json())
+    if parse_policy_text(current.policy_json).to_json() == ours.to_json():
+        return []
+    return [f"the signature policy (policy.json) on pool {pool.name} is not the objects': {why}"]
 
 
 def _shapes(tables: tuple[RegistryTable, ...]) -> Mapping[str, Shape]:
