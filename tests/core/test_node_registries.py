@@ -359,3 +359,30 @@ def test_a_blocked_source_names_the_file_and_table_that_block_it() -> None:
     assert found.problem.startswith(
         'quay.io is blocked (blocked = true in registries.conf [[registry]] "quay.io/acme")'
     )
+
+
+# --- TLS: each attempt uses its own endpoint's `insecure` ------------------------------------
+
+
+def insecure_flags(image: str, *texts: str) -> list[bool]:
+    plan = index_of(node(*texts)).explain(image)
+    return [c.insecure for pull in plan.plans for c in pull.candidates]
+
+
+def test_a_mirror_is_insecure_only_when_its_own_entry_says_so() -> None:
+    # containers/image sets InsecureSkipVerify from the endpoint (`pullSource.Endpoint`),
+    # overriding the table an attempt's name falls in.
+    conf = (
+        '[[registry]]\nlocation = "quay.io"\n'
+        '[[registry.mirror]]\nlocation = "plain.local/q"\n'
+        '[[registry.mirror]]\nlocation = "lab.local/q"\ninsecure = true\n'
+        '[[registry]]\nlocation = "plain.local"\ninsecure = true\n'
+    )
+    assert insecure_flags("quay.io/a:1", conf) == [False, True, False]
+
+
+def test_the_source_attempt_follows_the_matched_tables_insecure() -> None:
+    conf = (
+        '[[registry]]\nprefix = "example.com/foo"\nlocation = "internal.local/bar"\ninsecure = true'
+    )
+    assert insecure_flags("example.com/foo/app:1", conf) == [True]

@@ -204,7 +204,9 @@ class MirrorIndex:
                 # The source can come out of the merge among the mirrors (spec V20): it is
                 # still the source, and must not count as a mirror serving the image.
                 role = Role.SOURCE if mirror.location == table.location else Role.MIRROR
-                insecure = mirror.insecure or self.insecure(name)
+                # TLS is the endpoint's own setting: containers/image overrides what the
+                # attempt's table says with `pullSource.Endpoint.Insecure`.
+                insecure = mirror.insecure
                 candidates.append(
                     PullCandidate(spec, role, self._blocked(name), mirror.origins, insecure)
                 )
@@ -217,7 +219,7 @@ class MirrorIndex:
             return PullPlan(reference, table.prefix, (), error_text, policy)
         blocked = source_table is not None and source_table.blocked
         blocked_by = source_table.blocked_by if source_table is not None and blocked else ()
-        insecure = source_table is not None and source_table.insecure
+        insecure = table.insecure  # the primary endpoint is the matched table's own
         candidates.append(PullCandidate(spec, Role.SOURCE, blocked, blocked_by, insecure))
         return PullPlan(reference, table.prefix, tuple(candidates), None, policy)
 
