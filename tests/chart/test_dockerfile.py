@@ -178,6 +178,37 @@ def test_oci_labels(final: Stage) -> None:
     assert 'org.opencontainers.image.licenses="Apache-2.0"' in labels
 
 
+def test_the_base_name_label_is_the_runtime_image_given(final: Stage) -> None:
+    labels = " ".join(label.arguments for label in final.all("LABEL"))
+    assert 'org.opencontainers.image.base.name="${RUNTIME_IMAGE}"' in labels
+    declared = [arg.arguments.partition("=")[0] for arg in final.all("ARG")]
+    assert "RUNTIME_IMAGE" in declared  # a global ARG is empty in a stage until redeclared
+
+
+def test_no_parser_directive_makes_buildkit_pull_a_frontend() -> None:
+    """`# syntax=` sends BuildKit to a registry for the frontend image: on a restricted
+    network that fails before the build starts."""
+    directives = re.findall(r"^#\s*syntax\s*=", DOCKERFILE.read_text(), re.MULTILINE | re.I)
+    assert directives == []
+
+
+def test_the_build_installs_the_lock_with_hashes_only(parsed: list[Stage]) -> None:
+    runs = [run.arguments for run in parsed[0].all("RUN")]
+    [locked] = [run for run in runs if "-r requirements.lock" in run]
+    assert "--require-hashes" in locked
+    [package] = [run for run in runs if "--no-build-isolation" in run]
+    assert "--no-deps" in package  # the package itself adds nothing that is not locked
+    assert "--no-index" in package
+
+
+def test_the_build_stage_trusts_an_extra_ca_when_given(parsed: list[Stage]) -> None:
+    runs = " ".join(run.arguments for run in parsed[0].all("RUN"))
+    assert "--mount=type=secret,id=extra-ca" in runs
+    assert "Acquire::https::CAInfo" in runs  # apt, before ca-certificates is installed
+    environment = " ".join(env.arguments for env in parsed[0].all("ENV"))
+    assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in environment  # pip's own is certifi
+
+
 def test_copied_paths_exist_and_are_in_the_build_context(parsed: list[Stage]) -> None:
     ignore = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
     ignore = [line for line in ignore if line and not line.startswith("#")]
