@@ -15,11 +15,13 @@ Everything here is what the README's "The image" section describes, step by step
   and the host's CA bundle given as the `extra-ca` secret, as a build behind a
   TLS-intercepting proxy needs.
 
-`python3 -m tests.image.podman TAG` does all of it from the repository's root.
+`python3 -m tests.image.podman [TAG]` does all of it from the repository's root.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import resource
@@ -28,10 +30,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).parents[2]
+TEST_TAG = "localhost/idms-guard:image-test"
 BASE_REPOSITORY = "localhost/idms-guard-test-base"
 DEBIAN_RELEASE = "bookworm"  # Debian 12: the Dockerfile's default bases are Debian 12
 STATE = Path(tempfile.gettempdir()) / "idms-guard-image-test"
@@ -124,23 +128,20 @@ class Podman:
     def env(self) -> dict[str, str]:
         return {**os.environ, "CONTAINERS_CONF": str(self.conf)}
 
-    def run(self, *args: str, timeout: float = TIMEOUT, stdin: bytes | None = None) -> str:
+    def run(self, *args: str, timeout: float = TIMEOUT) -> str:
         completed = subprocess.run(
-            ["podman", *args], input=stdin, capture_output=True, env=self.env(),
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            ["podman", *args], capture_output=True, env=self.env(), timeout=timeout, check=False
+        )
         if completed.returncode != 0:
             detail = completed.stderr.decode(errors="replace").strip()[-4000:]
             raise PodmanError(f"podman {' '.join(args)}: exit {completed.returncode}\n{detail}")
         return completed.stdout.decode(errors="replace")
 
-    def exists(self, image: str) -> bool:
-        return (
-            subprocess.run(
-                ["podman", "image", "exists", image], env=self.env(), timeout=60, check=False
-            ).returncode
-            == 0
-        )
+    def image_id(self, image: str) -> str | None:
+        try:
+            return self.run("image", "inspect", "--format", "{{.Id}}", image, timeout=60).strip()
+        except PodmanError:
+            return None
 
 
 def engine(state: Path = STATE) -> Podman:
@@ -183,7 +184,7 @@ def debian_sources(release: str = DEBIAN_RELEASE) -> list[str]:
 def ensure_base(podman: Podman, base: Base, sources: list[str]) -> str:
     """The base image's tag, made with mmdebstrap and imported unless it exists already."""
     tag = base.tag(sources)
-    if podman.exists(tag):
+    if podman.image_id(tag) is not None:
         return tag
     if shutil.which("mmdebstrap") is None:
         raise NoEngineError("mmdebstrap is not installed (Debian: mmdebstrap)")
@@ -201,35 +202,67 @@ def ensure_base(podman: Podman, base: Base, sources: list[str]) -> str:
     return tag
 
 
-def build_image(podman: Podman, tag: str, revision: str = "unknown") -> None:
+def git_revision() -> str:
+    """The commit the image is built from (its revision label), or "unknown" outside git."""
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return found or "unknown"
+
+
+@contextlib.contextmanager
+def build_lock(state: Path = STATE) -> Iterator[None]:
+    """One build at a time on a machine: the second finds the first's layers in the cache
+    (.ci/run starts one in the background that the test's build then waits for)."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def build_image(podman: Podman, tag: str) -> None:
     """The Dockerfile, with the local bases and the host's CA bundle as the extra CA."""
-    sources = debian_sources()
-    build_base = ensure_base(podman, BUILD_BASE, sources)
-    runtime_base = ensure_base(podman, RUNTIME_BASE, sources)
+    with build_lock():
+        sources = debian_sources()
+        build_base = ensure_base(podman, BUILD_BASE, sources)
+        runtime_base = ensure_base(podman, RUNTIME_BASE, sources)
+        previous = podman.image_id(tag)
+        podman.run("build", *build_args(build_base, runtime_base), "--tag", tag, str(REPO))
+    if previous not in (None, podman.image_id(tag)):
+        # The image this tag named before: what a changed webhook/ left behind. The build
+        # stage's layers stay, as the cache of the next build.
+        with contextlib.suppress(PodmanError):
+            podman.run("image", "rm", previous)
+
+
+def build_args(build_base: str, runtime_base: str) -> list[str]:
     secret = []
     host_bundle = ssl.get_default_verify_paths().cafile
     if host_bundle and Path(host_bundle).is_file():
         secret = ["--secret", f"id=extra-ca,src={host_bundle}"]
-    podman.run(
-        "build", "--network=host", "--layers", *secret,
+    return [
+        "--network=host", "--layers", *secret,
         *[argument for limit in host_limits() for argument in ("--ulimit", limit)],
         "--build-arg", f"BUILD_IMAGE={build_base}",
         "--build-arg", f"RUNTIME_IMAGE={runtime_base}",
-        "--build-arg", f"REVISION={revision}",
-        "--tag", tag, str(REPO),
-    )  # fmt: skip
+        "--build-arg", f"REVISION={git_revision()}",
+    ]  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python3 -m tests.image.podman TAG", file=sys.stderr)
+    if len(argv) > 1:
+        print(f"usage: python3 -m tests.image.podman [TAG (default {TEST_TAG})]", file=sys.stderr)
         return 2
+    tag = argv[0] if argv else TEST_TAG
     try:
-        build_image(engine(), argv[0])
-    except NoEngineError as error:
+        build_image(engine(), tag)
+    except (NoEngineError, PodmanError) as error:
         print(f"cannot build: {error}", file=sys.stderr)
         return 1
-    print(f"built {argv[0]}")
+    print(f"built {tag}")
     return 0
 
 

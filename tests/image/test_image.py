@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import urllib3
 
 from tests.image.podman import (
     RUNTIME_BASE,
+    TEST_TAG,
     NoEngineError,
     Podman,
     build_image,
@@ -41,7 +41,7 @@ from tests.support.mirror_objects import entry, mirror_object
 from tests.support.processes import free_port, wait_for
 from tests.support.registry import RegistryServer, RegistryTls, make_registry_tls
 from tests.support.reviews import pod_review
-from webhook.adapters.tls import (
+from webhook.adapters.tls_certificates import (
     generate_ca,
     generate_serving_certificate,
     service_dns_names,
@@ -50,7 +50,6 @@ from webhook.adapters.tls import (
 
 pytestmark = pytest.mark.image
 
-TAG = "localhost/idms-guard:image-test"
 REPOSITORY = "idms-guard/idms-guard"
 ARBITRARY_USER = "1000650000:0"  # what restricted-v2 picks: a UID of the namespace's range
 SERVICE = f"{RELEASE}-idms-guard"
@@ -72,11 +71,8 @@ def podman() -> Podman:
 
 @pytest.fixture(scope="module")
 def image(podman: Podman) -> str:
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    build_image(podman, TAG, revision=revision or "unknown")
-    return TAG
+    build_image(podman, TEST_TAG)
+    return TEST_TAG
 
 
 @pytest.fixture(scope="module")
