@@ -6,8 +6,10 @@ TLS and htpasswd auth), pull it back pinned by digest, and run it as the chart's
 Deployment says, the way OpenShift's restricted-v2 runs it: an arbitrary UID with group 0,
 no capabilities, no privilege escalation, a read-only root filesystem where only the
 chart's emptyDir volumes are writable (podman's own tmpfs on /tmp, /run is turned off).
-The chart's command, arguments, environment, mounts, memory limit, probes, preStop hook
-and `helm test` pod are taken from `helm template`, not repeated here.
+The chart's command, arguments, environment, mounts (its generated TLS Secret and
+mirror-set ConfigMap as kubelet would write them), memory limit, probes, preStop hook and
+`helm test` pod are taken from `helm template`, not repeated here; the `helm test` pod runs
+from the image against the API server stand-in of tests/support/admission_api.py.
 
 Needs podman, runc and mmdebstrap (`bash .ci/run` installs them): skipped with the reason
 where no container can run, failed instead under CI=true.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +37,17 @@ from tests.image.podman import (
     debian_sources,
     engine,
 )
+from tests.support.admission_api import AdmissionAPIServer, Cluster
 from tests.support.helm import NAMESPACE, RELEASE, Helm, Rendered, require_helm
+from tests.support.kubelet import Kubelet, container_environment
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.processes import free_port, wait_for
 from tests.support.registry import RegistryServer, RegistryTls, make_registry_tls
 from tests.support.reviews import pod_review
 from webhook.adapters.tls_certificates import (
+    CertificatePair,
     generate_ca,
     generate_serving_certificate,
-    service_dns_names,
     write_certificate_files,
 )
 
@@ -56,6 +59,7 @@ SERVICE = f"{RELEASE}-idms-guard"
 SERVICE_NAME = f"{SERVICE}.{NAMESPACE}.svc"
 UNMIRRORED = "docker.io/library/nginx:1.27"
 MIRRORED = "quay.io/acme/app:1.0"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 START_TIMEOUT = 90.0  # an upper bound for the webhook to become ready, never an expectation
 
 
@@ -158,16 +162,16 @@ def webhook(
     deployment = rendered.one("Deployment")
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    files = tmp_path_factory.mktemp("webhook-files")
-    ca_file = write_serving_secret(files / "tls")
+    mounts = Kubelet(rendered, tmp_path_factory.mktemp("webhook-pod")).mount(pod, container)
+    tls_mount = next(m for m in container["volumeMounts"] if m["mountPath"].endswith("/tls"))
+    ca_file = mounts[tls_mount["mountPath"]] / "ca.crt"  # the chart-made CA (helm mode)
     port, name = free_port(), f"idms-guard-image-test-{secrets.token_hex(4)}"
     container_port = container["ports"][0]["containerPort"]
     argv = [
         "run", "--detach", "--name", name, *restricted(container),
         "--network", "slirp4netns", "--publish", f"127.0.0.1:{port}:{container_port}",
-        "--add-host", f"{SERVICE_NAME}:127.0.0.1",  # for the helm test pod in its netns
         "--memory", memory(container["resources"]["limits"]["memory"]),
-        *environment(container), *volumes(container, pod, rendered, files),
+        *environment(container), *volumes(container, pod, mounts),
         "--entrypoint", json.dumps(container["command"]), pinned, *container["args"],
     ]  # fmt: skip
     podman.run(*argv)
@@ -186,17 +190,6 @@ def ready(hook: Webhook) -> bool:
         return hook.request("GET", path).status == 200
     except urllib3.exceptions.HTTPError:
         return False
-
-
-def write_serving_secret(directory: Path) -> Path:
-    """tls.crt/tls.key for the Service name, world-readable as a Secret volume's files."""
-    ca = generate_ca("idms-guard image test")
-    serving = generate_serving_certificate(ca, service_dns_names(SERVICE, NAMESPACE))
-    written = write_certificate_files(directory, ca, serving)
-    for path in written.values():
-        path.chmod(0o644)
-    directory.chmod(0o755)
-    return written["ca.crt"]
 
 
 def restricted(container: dict[str, Any]) -> list[str]:
@@ -218,21 +211,12 @@ def memory(quantity: str) -> str:
 
 
 def environment(container: dict[str, Any]) -> list[str]:
-    flags = []
-    for variable in container["env"]:
-        if "valueFrom" in variable:
-            assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
-            value = NAMESPACE
-        else:
-            value = variable["value"]
-        flags += ["--env", f"{variable['name']}={value}"]
-    return flags
+    variables = container_environment(container, {})
+    return [flag for item in variables.items() for flag in ("--env", "=".join(item))]
 
 
-def volumes(
-    container: dict[str, Any], pod: dict[str, Any], rendered: Rendered, files: Path
-) -> list[str]:
-    """The Secret as the test's certificate, ConfigMaps as their files, emptyDirs as tmpfs."""
+def volumes(container: dict[str, Any], pod: dict[str, Any], mounts: dict[str, Path]) -> list[str]:
+    """Secrets and ConfigMaps as kubelet's files, read-only; emptyDirs as tmpfs."""
     sources = {volume["name"]: volume for volume in pod["volumes"]}
     flags = []
     for mount in container["volumeMounts"]:
@@ -240,15 +224,8 @@ def volumes(
         if "emptyDir" in source:
             size = memory(source["emptyDir"]["sizeLimit"])
             flags += ["--mount", f"type=tmpfs,destination={target},tmpfs-size={size}"]
-        elif "secret" in source:
-            flags += ["--volume", f"{files / 'tls'}:{target}:ro"]
         else:
-            config_map = rendered.one("ConfigMap", source["configMap"]["name"])
-            directory = files / mount["name"]
-            directory.mkdir(mode=0o755)
-            for key, text in config_map["data"].items():
-                (directory / key).write_text(text)
-            flags += ["--volume", f"{directory}:{target}:ro"]
+            flags += ["--volume", f"{mounts[target]}:{target}:ro"]
     return flags
 
 
@@ -337,29 +314,47 @@ def test_the_prestop_hook_runs_in_the_image(webhook: Webhook) -> None:
     webhook.exec(*command)
 
 
-def test_the_helm_test_pod_passes_against_the_webhook(
-    webhook: Webhook, pinned: str, rendered: Rendered
+def test_the_helm_test_pod_passes_through_the_api_server(
+    webhook: Webhook, pinned: str, rendered: Rendered, tmp_path: Path
 ) -> None:
-    """The test pod's own command and environment, in the webhook's network namespace: the
-    Service's port becomes the container's (443 → 8443), the name resolves to loopback."""
-    [test_container] = rendered.one("Pod")["spec"]["containers"]
-    assert test_container["image"] == pinned
-    env = {variable["name"]: variable["value"] for variable in test_container["env"]}
-    url = urllib.parse.urlsplit(env["IDMS_GUARD_URL"])
-    assert url.hostname == SERVICE_NAME
-    env["IDMS_GUARD_URL"] = url._replace(netloc=f"{url.hostname}:{webhook_port(webhook)}").geturl()
-    [ca_mount] = test_container["volumeMounts"]
-    argv = [
-        "run", "--rm", "--network", f"container:{webhook.name}", *restricted(test_container),
-        "--volume", f"{webhook.ca_file.parent}:{ca_mount['mountPath']}:ro",
-        *[flag for name, value in env.items() for flag in ("--env", f"{name}={value}")],
-        "--entrypoint", json.dumps(test_container["command"][:1]), pinned,
-        *test_container["command"][1:],
-    ]  # fmt: skip
-    output = webhook.podman.run(*argv, timeout=120)
-    assert "ok:" in output
+    """The test pod's own command and environment, run from the image with a
+    ServiceAccount token, against the API server stand-in (tests/support/admission_api.py)
+    that calls the webhook container trusting the rendered caBundle."""
+    pod = rendered.one("Pod")
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == pinned
+    token = secrets.token_urlsafe(24)
+    account = service_account(tmp_path, token, pod["metadata"]["namespace"])
+    cluster = Cluster(
+        rendered,
+        tokens={token: (pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"])},
+        endpoints={SERVICE_NAME: ("127.0.0.1", webhook.port)},
+    )
+    api_files = write_certificate_files(tmp_path / "apiserver", *api_certificate(account))
+    with AdmissionAPIServer(cluster, api_files["tls.crt"], api_files["tls.key"]) as api:
+        output = webhook.podman.run(
+            "run", "--rm", "--network", "host", *restricted(container),  # a client only
+            "--volume", f"{account}:{SERVICE_ACCOUNT_DIR}:ro", *environment(container),
+            "--env", "KUBERNETES_SERVICE_HOST=127.0.0.1",
+            "--env", f"KUBERNETES_SERVICE_PORT={api.port}",
+            "--entrypoint", json.dumps(container["command"][:1]), pinned,
+            *container["command"][1:], timeout=120,
+        )  # fmt: skip
+    assert "ok: the API server called the webhook" in output
 
 
-def webhook_port(webhook: Webhook) -> int:
-    port: int = webhook.container["ports"][0]["containerPort"]
-    return port
+def service_account(root: Path, token: str, namespace: str) -> Path:
+    directory = root / "serviceaccount"
+    directory.mkdir()
+    (directory / "token").write_text(token)
+    (directory / "namespace").write_text(namespace)
+    return directory
+
+
+def api_certificate(account: Path) -> tuple[CertificatePair, CertificatePair]:
+    """The API server's CA, in the ServiceAccount's ca.crt, and its serving certificate."""
+    ca = generate_ca("kubernetes-ca")
+    (account / "ca.crt").write_bytes(ca.cert_pem)
+    return ca, generate_serving_certificate(
+        ca, ["kubernetes.default.svc"], ip_addresses=["127.0.0.1"]
+    )
