@@ -9,8 +9,9 @@ Everything here is what the README's "The image" section describes, step by step
 - The two base images are made locally with `mmdebstrap` from the Debian archive that the
   host's apt is configured with, and `podman import`: a `debian:12-slim` stand-in
   (variant `minbase`) for the build stage and a distroless stand-in (variant `extract`:
-  Python, CA certificates, tzdata, netbase, the `nonroot` user 65532, no shell) for the
-  runtime stage. Each is tagged with a hash of its recipe and made only when missing.
+  Python, CA certificates, tzdata, netbase, libstdc++ and libgomp as in distroless's cc
+  layer, the `nonroot` user 65532, no shell) for the runtime stage. Each is tagged with a
+  hash of its recipe and made only when missing.
 - The image is built from the Dockerfile with both as `BUILD_IMAGE` / `RUNTIME_IMAGE`,
   and the host's CA bundle given as the `extra-ca` secret, as a build behind a
   TLS-intercepting proxy needs.
@@ -82,7 +83,9 @@ BUILD_BASE = Base(
 RUNTIME_BASE = Base(
     "distroless-python3-debian12:nonroot",
     "extract",
-    packages=("python3", "ca-certificates", "tzdata", "netbase"),
+    # distroless's python3 image sits on its cc image: libgcc, libgomp and libstdc++ (for
+    # C++ extensions such as gevent's greenlet) come with it.
+    packages=("python3", "ca-certificates", "tzdata", "netbase", "libstdc++6", "libgomp1"),
     hook=NONROOT_HOOK,
     changes=("USER 65532:65532", "WORKDIR /home/nonroot"),
 )
