@@ -42,6 +42,7 @@ from webhook.index_sources import (
     IndexHolder,
     MirrorSetFiles,
     MirrorSetSources,
+    PreparedFiles,
     file_signature,
 )
 from webhook.logs import configure_logging
@@ -117,8 +118,9 @@ def _where(document: Document) -> str:
     return f"{document.path}:{document.line}"
 
 
-def build_app(settings: Settings) -> Flask:
-    """The Flask app of one gunicorn worker, with its own index, watches and resolver."""
+def build_app(settings: Settings, prepared: PreparedFiles | None = None) -> Flask:
+    """The Flask app of one gunicorn worker, with its own index, watches and resolver;
+    `prepared`: the mirror-set files as the master read them."""
     configure_logging()
     holder = IndexHolder()
     cluster = cluster_client(settings)
@@ -135,7 +137,9 @@ def build_app(settings: Settings) -> Flask:
         lookup_timeout=settings.registry_timeout_seconds,
     )
     holder.on_swap(lambda _state: resolver.flush())
-    sources = MirrorSetSources(holder, cluster=cluster is not None)
+    from webhook.gunicorn_worker import off_the_loop  # gevent: imported by `serve` only
+
+    sources = MirrorSetSources(holder, cluster is not None, off_the_loop, prepared)
     if settings.node_config:
         watch_node_config(settings, holder)
     elif settings.mirror_set_paths:
@@ -144,6 +148,7 @@ def build_app(settings: Settings) -> Flask:
             sources.files_changed,
             lambda paths: mirror_set_objects(paths),
             settings.mirror_set_poll_seconds,
+            prepared,
         )
         files.start()
     last_sync = None
@@ -316,13 +321,15 @@ def check_port_free(host: str, port: int) -> None:
 
 def serve(settings: Settings, options: ServerOptions) -> None:
     """Check every input once in the master, so a mistake is one clear line, not a worker
-    that dies at boot; then run gunicorn."""
+    that dies at boot; then run gunicorn. Mirror-set files read here are handed to the
+    workers (and, without a cluster, their index too), so N workers do not build it N times."""
     if settings.node_config and settings.mirror_set_paths:
         raise UsageError("use either --node-config or --mirror-sets, not both")
     if settings.node_config:
         load_node_config(settings.node_config)
+    prepared = None
     if settings.mirror_set_paths:
-        load_mirror_set_paths(settings.mirror_set_paths)
+        prepared = PreparedFiles.read(settings.mirror_set_paths, mirror_set_objects)
     try:
         cluster = cluster_client(settings)
     except KubeConfigError as error:
@@ -333,7 +340,9 @@ def serve(settings: Settings, options: ServerOptions) -> None:
         raise UsageError("serve needs a cluster to watch, or --mirror-sets PATH")
     registry_client(settings).close()
     check_port_free(options.host, options.port)
-    WebhookServer(lambda: build_app(settings), gunicorn_options(options)).run()
+    if prepared is not None and cluster is None:
+        prepared = prepared.indexed()
+    WebhookServer(lambda: build_app(settings, prepared), gunicorn_options(options)).run()
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,10 @@ def test_property_consistent_lists_keep_every_constraint(order: list[str], cut: 
     assert merged == tuple(order)
     assert _respects(merged, first)
     assert _respects(merged, second)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a.m", "b.m", "c.m", "x.m", "y.m", SRC]), min_size=1))
+def test_property_one_list_merges_as_the_same_list_given_twice(mirrors: list[str]) -> None:
+    """One entry takes a shortcut; two identical entries make the same graph the long way."""
+    assert merged_mirror_order(SRC, [mirrors]) == merged_mirror_order(SRC, [mirrors, mirrors])

@@ -21,6 +21,11 @@ def merged_mirror_order(source: str, mirror_lists: Iterable[Sequence[str]]) -> t
     before merging). The source takes part in the sort; it is removed only when it
     comes out last, as the runtime then tries it anyway.
     """
+    lists = list(mirror_lists)
+    if len(lists) == 1 and source not in lists[0] and len(set(lists[0])) == len(lists[0]):
+        # One entry for the source (nearly every source): the graph is the chain m0 → … →
+        # source, which Kahn's algorithm walks in list order.
+        return tuple(lists[0])
     successors: dict[str, set[str]] = {}
     in_degree: dict[str, int] = {}
 
@@ -32,7 +37,7 @@ def merged_mirror_order(source: str, mirror_lists: Iterable[Sequence[str]]) -> t
             successors[before].add(after)
             in_degree[after] += 1
 
-    for mirrors in mirror_lists:
+    for mirrors in lists:
         for before, after in pairwise(mirrors):
             add_edge(before, after)
         if source not in mirrors:
