@@ -12,6 +12,7 @@ traceback, and never the key material.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -156,6 +157,10 @@ def _bounded_context_class(
 
         def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
             sock.settimeout(CLIENT_STALL_SECONDS)  # the handshake's limit
+            with contextlib.suppress(OSError):  # not TCP (a test's socket pair): no Nagle
+                # gunicorn writes the headers and the body of an answer apart; with Nagle's
+                # algorithm the body would wait for the client's delayed ACK of the headers.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             wrapped: ssl.SSLSocket = super().wrap_socket(sock, *args, **kwargs)
             return wrapped
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 from webhook.core.image_reference import ImageReference, parse, runtime_image
 from webhook.core.lookups import Lookups, Resolution
@@ -36,11 +37,24 @@ class PinPlan:
 def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) -> PinPlan | None:
     """The plan for one site, or None when there is nothing to pin (a digest already, a
     short name, or no valid reference: the validating endpoint reports those), or nothing
-    to say (the tag pull is served by a mirror, though no digest mirror would be)."""
+    to say (the tag pull is served by a mirror, though no digest mirror would be).
+
+    Memoized on the index per image: a warm pin must not cost more than validating."""
     if site.image is None:
         return None
+    image = site.image
+    key = ("pin plan", image, "with source" if include_source else "")
+    plan = index.derived(key, lambda: _pin_plan(site, image, index, include_source))
+    if plan is None or plan.site is site:
+        return plan
+    return PinPlan(site, plan.image, plan.reference, plan.lookup_specs, plan.unpinnable)
+
+
+def _pin_plan(
+    site: ImageSite, image: str, index: MirrorIndex, include_source: bool
+) -> PinPlan | None:
     try:
-        runtime = runtime_image(site.image, index.search_registries)
+        runtime = runtime_image(image, index.search_registries)
     except InvalidReferenceError:
         return None
     reference = runtime.references[0]
@@ -50,13 +64,14 @@ def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) 
         if index.serves(index.candidates(reference)):
             return None  # an ImageTagMirrorSet serves the tag: it works as written
         reason = "no ImageDigestMirrorSet would serve it by digest"
-        return PinPlan(site, site.image, reference, (), reason)
+        return PinPlan(site, image, reference, (), reason)
     specs = index.tag_lookup_specs(reference, include_source)
     if not specs:
-        return PinPlan(site, site.image, reference, (), "no mirror set names a registry for it")
-    return PinPlan(site, site.image, reference, specs)
+        return PinPlan(site, image, reference, (), "no mirror set names a registry for it")
+    return PinPlan(site, image, reference, specs)
 
 
+@lru_cache(maxsize=4096)  # a warm pin writes the same few images again and again
 def pinned_image(image: str, digest: str, keep_tag: bool = False) -> str:
     """`quay.io/org/app:1.4` → `quay.io/org/app@sha256:…` (or `…:1.4@sha256:…` with keep_tag)."""
     written = parse(image)
@@ -84,11 +99,18 @@ def digest_checks(
         if resolution is None or not resolution.digest or not resolution.attempts:
             continue
         found_repository = resolution.attempts[-1].pull_spec.rsplit(":", 1)[0]
-        pinned = ImageReference(plan.reference.domain, plan.reference.path, None, resolution.digest)
-        mirrors = [c.pull_spec for c in index.candidates(pinned).reachable if c.role is Role.MIRROR]
+        mirrors = index.derived(
+            ("digest mirrors", plan.reference.name, resolution.digest),
+            partial(_digest_mirrors, plan.reference, resolution.digest, index),
+        )
         if mirrors and all(spec.split("@", 1)[0] != found_repository for spec in mirrors):
             checks.append((plan.image, tuple(mirrors)))
     return checks
+
+
+def _digest_mirrors(reference: ImageReference, digest: str, index: MirrorIndex) -> tuple[str, ...]:
+    pinned = ImageReference(reference.domain, reference.path, None, digest)
+    return tuple(c.pull_spec for c in index.candidates(pinned).reachable if c.role is Role.MIRROR)
 
 
 def checked(
