@@ -4,11 +4,12 @@ Run by hand from the repository root (about 22 s; only 127.0.0.1 traffic):
 
     python bench/admission_load.py
 
-It starts two gunicorn servers with the same settings (`gunicorn_options` + `WebhookServer`)
-and the same throwaway TLS certificate: the real webhook with the example mirror sets, and
-a Flask app that answers every review with a fixed "allowed" (bench/_servers.py). Then it
-loads both, in this one run, with the same 5-container pod review over keep-alive HTTPS
-connections, as the API server does:
+It starts three gunicorn servers with the same settings (`gunicorn_options` +
+`WebhookServer`) and the same throwaway TLS certificate: the real webhook with the example
+mirror sets plus generated rules (100 in all), the same with 10 000 rules, and a Flask app
+that answers every review with a fixed "allowed" (bench/_servers.py). Then it loads them,
+in this one run, with the same 5-container pod review over keep-alive HTTPS connections,
+as the API server does:
 
 - fixed rate: an open-loop schedule (request i is due at start + i / rate); latency counts
   from the due time, so a stalled server is charged for the requests queued behind it;
@@ -18,7 +19,9 @@ Each phase runs in a few short rounds with the servers taking turns, so drift in
 machine's speed hits both alike. bench/README.md explains how to read the output.
 
 It prints requests, answers per second, p50/p99 latency and errors per server and phase,
-the CPU the servers and this load generator spent, and the webhook / noop ratios.
+the CPU the servers and this load generator spent, the webhook / noop and 10 000 / 100
+rule ratios, and how long parsing and indexing the 10 000 rules takes (what a worker does
+on each change of the mirror sets).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ HEADERS = {
     "Content-Type": "application/json",
     "User-Agent": "kube-apiserver-admission",
 }
-ALLOWED = b'"allowed": true'
+ALLOWED = (b'"allowed":true', b'"allowed": true')  # the webhook's JSON is compact
 
 DIGEST = "sha256:" + "5f1b" * 16
 # One container per kind of image, judged against webhook/examples/mirror-sets.yaml.
@@ -78,7 +81,9 @@ IMAGES = {
 FLAGGED = ("docker.io/library/nginx:1.27", "busybox", "registry.redhat.io/ubi9/ubi:9.4")
 NOT_FLAGGED = ("quay.io/acme/shop/web:1.4", f"quay.io/acme/shop/api@{DIGEST}")
 
-SERVERS = ("webhook", "noop")
+SERVERS = ("webhook", "noop", "webhook-10k")
+WEBHOOKS = {"webhook": 100, "webhook-10k": 10_000}
+"""Each webhook's rule count: the example mirror sets plus generated rules."""
 STOP_SECONDS = 10.0
 
 
@@ -126,22 +131,50 @@ def write_certificates(directory: Path) -> dict[str, Path]:
     return write_certificate_files(directory, ca, serving)
 
 
+def write_mirror_sets(directory: Path, rules: int) -> Path:
+    """A directory with the example mirror sets and generated rules (bench/match_scaling.py's
+    shapes, none of which matches the review's images), `rules` entries in all."""
+    import yaml
+    from match_scaling import mirror_objects
+
+    from webhook.main import load_mirror_set_paths
+
+    directory.mkdir()
+    (directory / "example.yaml").write_text(MIRROR_SETS.read_text())
+    example = len(load_mirror_set_paths([str(MIRROR_SETS)]).rules)
+    generated = directory / "generated.yaml"
+    generated.write_text(yaml.safe_dump_all(mirror_objects(rules - example)))
+    return directory
+
+
+def index_load_seconds(path: Path, repeat: int = 3) -> float:
+    """Best of `repeat`: read, check and index the mirror sets, as a worker does per change."""
+    from webhook.core.mirror_index import MirrorIndex
+    from webhook.main import load_mirror_set_paths
+
+    best = math.inf
+    for _ in range(repeat):
+        started = time.perf_counter()
+        MirrorIndex.from_config(load_mirror_set_paths([str(path)]))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def start_server(
-    kind: str, files: dict[str, Path], directory: Path, workers: int, threads: int
+    kind: str, files: dict[str, Path], directory: Path, workers: int, sets: Path | None
 ) -> Server:
     port = free_port()
     command = [
         sys.executable,
         str(SERVER_SCRIPT),
-        f"--kind={kind}",
+        f"--kind={'noop' if sets is None else 'webhook'}",
         f"--port={port}",
         f"--cert={files['tls.crt']}",
         f"--key={files['tls.key']}",
         f"--workers={workers}",
-        f"--threads={threads}",
     ]
-    if kind == "webhook":
-        command.append(f"--mirror-sets={MIRROR_SETS}")
+    if sets is not None:
+        command.append(f"--mirror-sets={sets}")
     python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     log_path = directory / f"{kind}.log"
     with log_path.open("wb") as log:
@@ -257,7 +290,7 @@ class Connection:
             raise RequestError(type(error).__name__) from error
         if response.status != 200:
             raise RequestError(f"HTTP {response.status}")
-        if ALLOWED not in answer:
+        if not any(allowed in answer for allowed in ALLOWED):
             raise RequestError("not allowed")
         return answer
 
@@ -458,18 +491,25 @@ def run_phase(
 
 
 def check_answers(servers: dict[str, Server], context: ssl.SSLContext, body: bytes) -> None:
-    """The webhook must warn about exactly the unmirrored images, so the timed path is the
+    """Each webhook must warn about exactly the unmirrored images, so the timed path is the
     real one (index loaded, every container judged); the noop must allow."""
-    webhook = Connection(servers["webhook"].port, context, 10)
-    noop = Connection(servers["noop"].port, context, 10)
-    try:
-        answer = json.loads(webhook.post(body))
-        noop.post(body)  # raises unless it answers 200 and allowed
-    except RequestError as error:
-        raise SystemExit(f"first admission request failed: {error.kind}") from None
-    finally:
-        webhook.close()
-        noop.close()
+    answers = {}
+    for name, server in servers.items():
+        connection = Connection(server.port, context, 10)
+        try:
+            answers[name] = json.loads(connection.post(body))  # 200 and allowed, or raises
+        except RequestError as error:
+            raise SystemExit(f"first admission request to {name} failed: {error.kind}") from None
+        finally:
+            connection.close()
+    for name in WEBHOOKS:
+        warnings = check_warnings(answers[name])
+    print(f"webhooks answer allowed with {len(warnings)} warnings:")
+    for warning in warnings:
+        print(f"  {warning}")
+
+
+def check_warnings(answer: dict[str, Any]) -> list[str]:
     response: dict[str, Any] = answer.get("response", {})
     warnings: list[str] = response.get("warnings", [])
     missing = [image for image in FLAGGED if not any(image in w for w in warnings)]
@@ -479,14 +519,12 @@ def check_answers(servers: dict[str, Server], context: ssl.SSLContext, body: byt
             f"the webhook's answer is not the expected one (no warning for {missing}, "
             f"unexpected warning for {wrong}):\n{json.dumps(answer, indent=2)}"
         )
-    print(f"webhook answers allowed with {len(warnings)} warnings:")
-    for warning in warnings:
-        print(f"  {warning}")
+    return warnings
 
 
 def print_table(results: list[PhaseResult]) -> None:
     header = (
-        f"{'server':<8} {'phase':<18} {'requests':>8} {'answers/s':>9} {'p50 ms':>7} "
+        f"{'server':<11} {'phase':<18} {'requests':>8} {'answers/s':>9} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'errors':>6} {'server CPU ms/ans':>17} {'load-gen CPU':>12}"
     )
     print(header)
@@ -494,7 +532,7 @@ def print_table(results: list[PhaseResult]) -> None:
     for result in results:
         cpu = result.server_cpu_ms_per_answer
         print(
-            f"{result.server:<8} {result.phase:<18} {result.requests:>8} "
+            f"{result.server:<11} {result.phase:<18} {result.requests:>8} "
             f"{result.throughput:>9.1f} {result.percentile_ms(0.50):>7.2f} "
             f"{result.percentile_ms(0.99):>7.2f} {sum(result.errors.values()):>6} "
             f"{'-' if cpu is None else f'{cpu:.3f}':>17} "
@@ -509,17 +547,21 @@ def print_table(results: list[PhaseResult]) -> None:
 def print_ratios(results: list[PhaseResult], fixed: str, saturation: str) -> None:
     by_key = {(result.server, result.phase): result for result in results}
 
-    def ratio(phase: str, value: Callable[[PhaseResult], float | None]) -> str:
-        webhook, noop = value(by_key["webhook", phase]), value(by_key["noop", phase])
-        if webhook is None or noop is None or not noop or math.isnan(noop):
+    def ratio(
+        phase: str, value: Callable[[PhaseResult], float | None], over: tuple[str, str]
+    ) -> str:
+        top, bottom = (value(by_key[name, phase]) for name in over)
+        if top is None or bottom is None or not bottom or math.isnan(bottom):
             return "n/a"
-        return f"{webhook / noop:.2f}"
+        return f"{top / bottom:.2f}"
 
-    print("\nwebhook / noop")
-    print(f"  saturation answers/s       {ratio(saturation, lambda r: r.throughput)}")
-    print(f"  fixed-rate p50             {ratio(fixed, lambda r: r.percentile_ms(0.50))}")
-    print(f"  fixed-rate p99             {ratio(fixed, lambda r: r.percentile_ms(0.99))}")
-    print("  saturation server CPU/ans  " + ratio(saturation, lambda r: r.server_cpu_ms_per_answer))
+    for over in (("webhook", "noop"), ("webhook-10k", "webhook")):
+        print(f"\n{over[0]} / {over[1]}")
+        print(f"  saturation answers/s       {ratio(saturation, lambda r: r.throughput, over)}")
+        print(f"  fixed-rate p50             {ratio(fixed, lambda r: r.percentile_ms(0.5), over)}")
+        print(f"  fixed-rate p99             {ratio(fixed, lambda r: r.percentile_ms(0.99), over)}")
+        cpu = ratio(saturation, lambda r: r.server_cpu_ms_per_answer, over)
+        print(f"  saturation server CPU/ans  {cpu}")
 
 
 # --- main --------------------------------------------------------------------------------
@@ -570,18 +612,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ServerOptions.workers,
         help=f"gunicorn workers, both servers [{ServerOptions.workers}]",
     )
-    add(
-        "--threads",
-        type=positive(int),
-        default=ServerOptions.threads,
-        help=f"gunicorn threads per worker, both servers [{ServerOptions.threads}]",
-    )
     add("--timeout", type=positive(float), default=10.0, help="seconds per request [10]")
     add(
         "--startup-timeout",
         type=positive(float),
-        default=30.0,
-        help="seconds for both servers to become ready [30]",
+        default=90.0,
+        help="seconds for every server to become ready [90]",
     )
     add("--warmup", type=int, default=3, help="untimed requests per connection first [3]")
     add(
@@ -595,14 +631,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @contextlib.contextmanager
 def running_servers(
-    directory: Path, workers: int, threads: int
+    directory: Path, workers: int, sets: dict[str, Path]
 ) -> Iterator[tuple[dict[str, Server], ssl.SSLContext]]:
     files = write_certificates(directory)
     context = ssl.create_default_context(cafile=str(files["ca.crt"]))
     servers: dict[str, Server] = {}
     try:
         for kind in SERVERS:
-            servers[kind] = start_server(kind, files, directory, workers, threads)
+            servers[kind] = start_server(kind, files, directory, workers, sets.get(kind))
         yield servers, context
     finally:
         for server in servers.values():
@@ -640,45 +676,61 @@ def main(argv: list[str] | None = None) -> None:
     saturation = f"saturation x{args.saturation_connections}"
     print(
         f"python {platform.python_version()}, gunicorn {version('gunicorn')}, "
-        f"{os.cpu_count()} CPUs; both servers: {args.workers} worker(s) x {args.threads} "
-        f"threads, gthread, TLS; body {len(body)} bytes, {len(IMAGES)} containers"
+        f"{os.cpu_count()} CPUs; every server: {args.workers} worker(s), gevent, "
+        f"{ServerOptions.connections} connections, TLS; body {len(body)} bytes, "
+        f"{len(IMAGES)} containers"
     )
     stop = threading.Event()
     results: list[PhaseResult] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="idms-guard-bench-") as temporary,
-        running_servers(Path(temporary), args.workers, args.threads) as (servers, context),
-    ):
-        deadline = time.monotonic() + args.startup_timeout
-        for server in servers.values():
-            wait_until_ready(server, context, deadline)
-        check_answers(servers, context, body)
-        rate_seconds = args.rate_seconds / args.rounds
-        saturation_seconds = args.saturation_seconds / args.rounds
-        drain = max(5.0, rate_seconds)
-        plan = [
-            (
-                fixed,
-                args.rate_connections,
-                lambda: fixed_rate_work(body, args.rate, rate_seconds, drain, stop),
-            ),
-            (
-                saturation,
-                args.saturation_connections,
-                lambda: saturation_work(body, saturation_seconds, args.max_requests, stop),
-            ),
-        ]
-
-        def connect(count: int, port: int) -> list[Connection]:
-            return open_connections(count, port, context, body, args.timeout, args.warmup)
-
-        for phase, count, make_work in plan:
-            print(f"running {phase}: {args.rounds} rounds, webhook and noop in turn", flush=True)
-            pools = {kind: connect(count, server.port) for kind, server in servers.items()}
-            results += run_rounds(servers, phase, pools, make_work, stop, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="idms-guard-bench-") as temporary:
+        sets = {name: write_mirror_sets(Path(temporary) / name, n) for name, n in WEBHOOKS.items()}
+        load = index_load_seconds(sets["webhook-10k"])
+        with running_servers(Path(temporary), args.workers, sets) as (servers, context):
+            results = run_all(args, body, servers, context, stop)
     print()
     print_table(results)
     print_ratios(results, fixed, saturation)
+    print(f"\nindex load, 10 000 rules (parse, check, index; best of 3): {load:.2f} s")
+
+
+def run_all(
+    args: argparse.Namespace,
+    body: bytes,
+    servers: dict[str, Server],
+    context: ssl.SSLContext,
+    stop: threading.Event,
+) -> list[PhaseResult]:
+    fixed = f"fixed {args.rate:g}/s"
+    saturation = f"saturation x{args.saturation_connections}"
+    results: list[PhaseResult] = []
+    deadline = time.monotonic() + args.startup_timeout
+    for server in servers.values():
+        wait_until_ready(server, context, deadline)
+    check_answers(servers, context, body)
+    rate_seconds = args.rate_seconds / args.rounds
+    saturation_seconds = args.saturation_seconds / args.rounds
+    drain = max(5.0, rate_seconds)
+    plan = [
+        (
+            fixed,
+            args.rate_connections,
+            lambda: fixed_rate_work(body, args.rate, rate_seconds, drain, stop),
+        ),
+        (
+            saturation,
+            args.saturation_connections,
+            lambda: saturation_work(body, saturation_seconds, args.max_requests, stop),
+        ),
+    ]
+
+    def connect(count: int, port: int) -> list[Connection]:
+        return open_connections(count, port, context, body, args.timeout, args.warmup)
+
+    for phase, count, make_work in plan:
+        print(f"running {phase}: {args.rounds} rounds, the servers in turn", flush=True)
+        pools = {kind: connect(count, server.port) for kind, server in servers.items()}
+        results += run_rounds(servers, phase, pools, make_work, stop, args.rounds)
+    return results
 
 
 if __name__ == "__main__":
