@@ -97,9 +97,7 @@ def test_a_file_changed_since_the_master_read_it_is_read_again(tmp_path: Path) -
     path = tmp_path / "sets.yaml"
     path.write_text(yaml.safe_dump(mirror_object("idms", "a", [entry("quay.io/a", "m.local/a")])))
     prepared = PreparedFiles.read([str(path)], mirror_set_objects).indexed()
-    path.write_text(
-        yaml.safe_dump(mirror_object("idms", "a", [entry("quay.io/longer", "m.l/b")]))
-    )
+    path.write_text(yaml.safe_dump(mirror_object("idms", "a", [entry("quay.io/longer", "m.l/b")])))
     holder = IndexHolder()
     sources = MirrorSetSources(holder, cluster=False, prepared=prepared)
     files = MirrorSetFiles([str(path)], sources.files_changed, mirror_set_objects, 60, prepared)
