@@ -307,3 +307,14 @@ def test_verify_mirror_is_off_by_default_and_the_value_turns_it_on(
     assert environment(default_render)[f"{ENV_PREFIX}VERIFY_MIRROR"]["value"] == "false"
     assert environment(on)[f"{ENV_PREFIX}VERIFY_MIRROR"]["value"] == "true"
     assert Settings.from_env({f"{ENV_PREFIX}VERIFY_MIRROR": "true"}).verify_mirror
+
+
+def test_open_connections_per_worker_come_from_the_value(helm: Helm) -> None:
+    rendered = helm.template({"server": {"connections": 250}})
+    assert arguments(rendered)["--connections"] == "250"
+    assert "--threads" not in arguments(rendered)
+
+
+def test_threads_per_worker_is_no_longer_a_value(helm: Helm) -> None:
+    with pytest.raises(HelmError, match="threads"):
+        helm.template({"server": {"threads": 16}})
