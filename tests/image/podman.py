@@ -235,10 +235,11 @@ def build_image(podman: Podman, tag: str) -> None:
         previous = podman.image_id(tag)
         podman.run("build", *build_args(build_base, runtime_base), "--tag", tag, str(REPO))
     if previous not in (None, podman.image_id(tag)):
-        # The image this tag named before: what a changed webhook/ left behind. The build
-        # stage's layers stay, as the cache of the next build.
+        # The image this tag named before, also named by the digest a test pulled (so it
+        # takes --force): what a changed webhook/ left behind. The build stage's layers
+        # stay, as the cache of the next build.
         with contextlib.suppress(PodmanError):
-            podman.run("image", "rm", previous)
+            podman.run("image", "rm", "--force", previous)
 
 
 def build_args(build_base: str, runtime_base: str) -> list[str]:
