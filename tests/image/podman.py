@@ -243,6 +243,7 @@ def build_image(podman: Podman, tag: str) -> None:
 
 
 def build_args(build_base: str, runtime_base: str) -> list[str]:
+    revision = git_revision()
     secret = []
     host_bundle = ssl.get_default_verify_paths().cafile
     if host_bundle and Path(host_bundle).is_file():
@@ -252,7 +253,9 @@ def build_args(build_base: str, runtime_base: str) -> list[str]:
         *[argument for limit in host_limits() for argument in ("--ulimit", limit)],
         "--build-arg", f"BUILD_IMAGE={build_base}",
         "--build-arg", f"RUNTIME_IMAGE={runtime_base}",
-        "--build-arg", f"REVISION={git_revision()}",
+        "--build-arg", f"REVISION={revision}",
+        # buildah 1.28 takes a cached LABEL step although REVISION changed: say it again
+        "--label", f"org.opencontainers.image.revision={revision}",
     ]  # fmt: skip
 
 
