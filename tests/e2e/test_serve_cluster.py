@@ -9,7 +9,8 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,12 +38,15 @@ def cluster() -> Iterator[FakeKube]:
         yield fake
 
 
-@pytest.fixture
-def server(tmp_path: Path, cluster: FakeKube) -> Iterator[Server]:
+@contextmanager
+def serving_cluster(
+    tmp_path: Path, kubeconfig: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """`idms-guard serve` over HTTPS (a throwaway CA) following the API server that
+    `kubeconfig` names; the caller waits for what it needs (liveness or readiness)."""
     ca = generate_ca()
     names = service_dns_names("idms-guard", "idms-guard")
     write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
-    kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
     port, log = free_port(), tmp_path / "server.log"
     argv = [
         PYTHON, "-m", "webhook.cli", "serve",
@@ -50,10 +54,24 @@ def server(tmp_path: Path, cluster: FakeKube) -> Iterator[Server]:
         "--key", str(tmp_path / "certs" / "tls.key"),
         "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    with running(argv, log, {"HOME": str(tmp_path)}) as process:
-        server = Server(port, tmp_path, process, log, ca)
-        wait_for(lambda: server.get("/readyz") == 200, "readiness", process=process, log_path=log)
+    with running(argv, log, {"HOME": str(tmp_path), **(env or {})}) as process:
+        yield Server(port, tmp_path, process, log, ca)
+
+
+@pytest.fixture
+def server(tmp_path: Path, cluster: FakeKube) -> Iterator[Server]:
+    with serving_cluster(tmp_path, cluster.write_kubeconfig(tmp_path / "kubeconfig")) as server:
+        wait_until_ready(server)
         yield server
+
+
+def wait_until_ready(server: Server) -> None:
+    wait_for(
+        lambda: server.get("/readyz") == 200,
+        "readiness",
+        process=server.process,
+        log_path=server.log,
+    )
 
 
 def allowed(server: Server) -> bool:
@@ -172,22 +190,12 @@ class SilentTlsApi:
 
 
 def test_a_watch_waiting_on_a_silent_tls_api_does_not_stop_the_webhook(tmp_path: Path) -> None:
-    ca = generate_ca()
-    names = service_dns_names("idms-guard", "idms-guard")
-    write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
-    with SilentTlsApi(tmp_path / "api") as api:
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
-        port, log = free_port(), tmp_path / "server.log"
-        argv = [
-            PYTHON, "-m", "webhook.cli", "serve",
-            "--cert", str(tmp_path / "certs" / "tls.crt"),
-            "--key", str(tmp_path / "certs" / "tls.key"),
-            "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", str(port),
-        ]  # fmt: skip
-        with running(argv, log, {"HOME": str(tmp_path)}) as process:
-            server = Server(port, tmp_path, process, log, ca)
-            wait_for(lambda: server.get("/healthz") == 200, "liveness", process=process)
-            wait_for(lambda: len(api.held) >= 1, "the watch to connect", process=process)
-            for _ in range(5):
-                assert server.get("/healthz") == 200
-            assert server.get("/readyz") == 503  # nothing listed yet: not ready, but alive
+    with (
+        SilentTlsApi(tmp_path / "api") as api,
+        serving_cluster(tmp_path, api.write_kubeconfig(tmp_path / "kubeconfig")) as server,
+    ):
+        wait_for(lambda: server.get("/healthz") == 200, "liveness", process=server.process)
+        wait_for(lambda: len(api.held) >= 1, "the watch to connect", process=server.process)
+        for _ in range(5):
+            assert server.get("/healthz") == 200
+        assert server.get("/readyz") == 503  # nothing listed yet: not ready, but alive

@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_pools import ACME, REDHAT, UBI, rendered
+from tests.e2e.test_serve_cluster import serving_cluster, wait_until_ready
 from tests.e2e.test_serve_https import Server
 from tests.support.fake_kube import FakeKube
 from tests.support.machine_configs import machine_config_pool
-from tests.support.processes import PYTHON, free_port, running, wait_for
+from tests.support.processes import wait_for
 from tests.support.reviews import pod_review
-from webhook.adapters.tls_certificates import (
-    generate_ca,
-    generate_serving_certificate,
-    service_dns_names,
-    write_certificate_files,
-)
 
 ROLLOUT_WARNING = (
     f"{UBI}: the mirror set for registry.redhat.io is not on all worker nodes yet: 3 of 5 updated"
@@ -41,21 +36,10 @@ def cluster() -> Iterator[FakeKube]:
 
 @pytest.fixture
 def server(tmp_path: Path, cluster: FakeKube) -> Iterator[Server]:
-    ca = generate_ca()
-    names = service_dns_names("idms-guard", "idms-guard")
-    write_certificate_files(tmp_path / "certs", ca, generate_serving_certificate(ca, names))
     kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
-    port, log = free_port(), tmp_path / "server.log"
-    argv = [
-        PYTHON, "-m", "webhook.cli", "serve",
-        "--cert", str(tmp_path / "certs" / "tls.crt"),
-        "--key", str(tmp_path / "certs" / "tls.key"),
-        "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    env = {"HOME": str(tmp_path), "IDMS_GUARD_POOL_POLL_SECONDS": "0.2"}
-    with running(argv, log, env) as process:
-        server = Server(port, tmp_path, process, log, ca)
-        wait_for(lambda: server.get("/readyz") == 200, "readiness", process=process, log_path=log)
+    env = {"IDMS_GUARD_POOL_POLL_SECONDS": "0.2"}
+    with serving_cluster(tmp_path, kubeconfig, env) as server:
+        wait_until_ready(server)
         yield server
 
 
