@@ -87,6 +87,12 @@ def test_the_search_drop_in_is_written_only_for_a_search_list(example: dict[str,
 @pytest.mark.parametrize("example", by_id(EXAMPLES))
 def test_each_image_gets_its_attempts_verdict_and_finding(example: dict[str, Any]) -> None:
     _, index = loaded(example)
+    assert_judged_as_stated(example, index)
+
+
+def assert_judged_as_stated(example: dict[str, Any], index: MirrorIndex) -> None:
+    """Every image of the example gets the attempts (or expansions), policy verdict and
+    finding the example states."""
     for expected in example["expect"]:
         answer = explanation_json(index.explain(expected["image"]))
         finding = finding_for_image(expected["image"], index, PolicySettings())

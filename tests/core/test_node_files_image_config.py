@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.core.test_image_config_examples import EXAMPLES, attempts, by_id, loaded
-from webhook.core.explanation import explanation_json, finding_for_image
+from tests.core.test_image_config_examples import (
+    EXAMPLES,
+    assert_judged_as_stated,
+    by_id,
+    loaded,
+)
 from webhook.core.image_config import base_policy_json
 from webhook.core.image_reference import OPENSHIFT_SEARCH_REGISTRIES
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.node_registries import NodeFile, read_node_registries
-from webhook.core.policy import PolicySettings
 from webhook.core.registries_conf import render
 
 SEARCH_DROP_IN = "registries.conf.d/01-image-searchRegistries.conf"
@@ -34,24 +37,7 @@ def node_index(example: dict[str, Any]) -> MirrorIndex:
 
 @pytest.mark.parametrize("example", by_id(RENDERED))
 def test_the_operators_files_read_back_judge_as_the_objects(example: dict[str, Any]) -> None:
-    index = node_index(example)
-    for expected in example["expect"]:
-        answer = explanation_json(index.explain(expected["image"]))
-        finding = finding_for_image(expected["image"], index, PolicySettings())
-        if "expansions" in expected:
-            got = [
-                {
-                    "reference": e["reference"],
-                    "attempts": attempts(e["candidates"]),
-                    "policy": e["policy"],
-                }
-                for e in answer["expansions"]
-            ]
-            assert got == expected["expansions"], expected["image"]
-        else:
-            assert attempts(answer["candidates"]) == expected["attempts"], expected["image"]
-            assert answer.get("policy") == expected["policy"], expected["image"]
-        assert (finding.reason.value if finding else None) == expected["finding"], expected["image"]
+    assert_judged_as_stated(example, node_index(example))
 
 
 def test_some_examples_are_rendered() -> None:
