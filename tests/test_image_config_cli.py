@@ -10,19 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from tests.test_cli import DIGEST, run, write
 
 RELEASE = "quay.io/openshift-release-dev/ocp-release@sha256:" + "b" * 64
-
-
-def image(**sources: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": sources},
-    }
 
 
 def cluster_version() -> dict[str, Any]:
@@ -41,7 +32,9 @@ def trap(tmp_path: Path) -> Path:
     return write(
         tmp_path / "cluster.yaml",
         mirror_object("idms", "quay", [entry("quay.io", "mirror.corp/quay")]),
-        image(blockedRegistries=["quay.io"], containerRuntimeSearchRegistries=["mirror.corp"]),
+        image_config(
+            blockedRegistries=["quay.io"], containerRuntimeSearchRegistries=["mirror.corp"]
+        ),
         cluster_version(),
     )
 
@@ -96,7 +89,7 @@ def test_without_an_image_there_is_no_drop_in_and_the_template_policy(tmp_path: 
 def test_a_refused_image_config_exits_1_with_the_operators_message(tmp_path: Path) -> None:
     path = write(
         tmp_path / "both.yaml",
-        image(allowedRegistries=["mirror.corp"], blockedRegistries=["docker.io"]),
+        image_config(allowedRegistries=["mirror.corp"], blockedRegistries=["docker.io"]),
         cluster_version(),
     )
     code, out, err = run("registries-conf", "--mirror-sets", str(path))

@@ -3,39 +3,20 @@ the in-process list/watch server: a changed Image reaches the index without a re
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.adapters.test_mirror_watcher import eventually
 from tests.support.fake_kube import FakeKube
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from webhook.adapters.mirror_watcher import MirrorSetWatcher, list_mirror_sets, load_api_client
 from webhook.core.image_reference import parse_normalized
 from webhook.core.signature_policy import PolicyOutcome
 from webhook.index_sources import IndexHolder, MirrorSetSources
 
 D = "sha256:" + "a" * 64
-
-
-def eventually(condition: Callable[[], object], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def image(**sources: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": sources},
-    }
 
 
 @pytest.fixture
@@ -77,12 +58,12 @@ def test_a_changed_image_config_reaches_the_index_without_a_restart(
     eventually(lambda: holder.ready and len(holder.current) == 1, "the mirror set")
     assert quay_verdict(holder) is None  # no Image: nothing judged by a policy, as before
 
-    fake.put(image(blockedRegistries=["quay.io"]))
+    fake.put(image_config(blockedRegistries=["quay.io"]))
     eventually(lambda: quay_verdict(holder) is PolicyOutcome.REJECTED, "quay.io blocked")
     plan = holder.current.explain(f"quay.io/ns/app@{D}").plans[0]
     assert plan.candidates[-1].origins == ("Image/cluster",)
 
-    fake.put(image(insecureRegistries=["mirror.corp"]))
+    fake.put(image_config(insecureRegistries=["mirror.corp"]))
     eventually(lambda: quay_verdict(holder) is PolicyOutcome.ACCEPTED, "quay.io unblocked")
     assert holder.current.insecure("mirror.corp/quay/ns/app")
 
@@ -91,7 +72,7 @@ def test_a_changed_image_config_reaches_the_index_without_a_restart(
 
 
 def test_a_one_shot_list_includes_the_image_config(fake: FakeKube, tmp_path: Path) -> None:
-    fake.put(image(blockedRegistries=["docker.io"]))
+    fake.put(image_config(blockedRegistries=["docker.io"]))
     client = load_api_client(str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
     try:
         kinds = {obj["kind"] for obj in list_mirror_sets(client)}

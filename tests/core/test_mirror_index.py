@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from webhook.core.image_reference import parse_normalized
 from webhook.core.mirror_index import MirrorIndex, Role
 from webhook.core.mirror_sets import load_mirror_sets
@@ -568,12 +568,7 @@ def test_the_verdict_is_on_the_logical_reference_not_the_mirror() -> None:
 
 
 def test_a_source_the_policy_rejects_is_never_asked_for_a_tag() -> None:
-    image = {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": {"allowedRegistries": ["mirror.corp"]}},
-    }
+    image = image_config(allowedRegistries=["mirror.corp"])
     itms = mirror_object("itms", "t", [entry("quay.io", "mirror.corp/quay")])
     index = MirrorIndex.from_config(load_mirror_sets([itms, image]))
     reference = parse_normalized("quay.io/ns/app:1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from webhook.core.lookups import Lookup, LookupOutcome
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
@@ -52,12 +52,7 @@ def test_when_no_mirror_is_even_tried_the_policy_advice_comes_first() -> None:
 
 
 def test_a_find_the_signature_policy_rejects_is_no_pull_and_is_the_problem() -> None:
-    image = {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": {"blockedRegistries": ["quay.io"]}},
-    }
+    image = image_config(blockedRegistries=["quay.io"])
     idms = mirror_object("idms", "a", [entry("quay.io/a", "m1.local/a")])
     plan = MirrorIndex.from_config(load_mirror_sets([idms, image])).explain(f"quay.io/a/x@{D}")
     probes = {M1: answer(M1, LookupOutcome.FOUND)}

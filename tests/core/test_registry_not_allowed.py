@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.cluster_objects import item, workload
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from tests.support.reviews import pod_review
 from webhook.core.admission import read_review, validate
 from webhook.core.decision import Mode, Outcome
@@ -24,21 +24,12 @@ D = "sha256:" + "a" * 64
 QUAY = mirror_object("idms", "quay", [entry("quay.io", "mirror.corp/quay")])
 
 
-def image(**sources: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": sources},
-    }
-
-
 def index_of(*objects: dict[str, Any]) -> MirrorIndex:
     return MirrorIndex.from_config(load_mirror_sets(objects))
 
 
-BLOCKED = index_of(QUAY, image(blockedRegistries=["quay.io"]))
-ALLOWED = index_of(QUAY, image(allowedRegistries=["mirror.corp"]))
+BLOCKED = index_of(QUAY, image_config(blockedRegistries=["quay.io"]))
+ALLOWED = index_of(QUAY, image_config(allowedRegistries=["mirror.corp"]))
 
 
 def test_a_blocked_mirrored_source_names_the_setting_the_mirror_and_the_fix() -> None:
@@ -63,7 +54,7 @@ def test_a_source_missing_from_allowed_registries_says_the_source_must_be_allowe
 
 
 def test_the_mirrors_own_name_is_suggested_only_when_the_policy_accepts_it() -> None:
-    index = index_of(QUAY, image(allowedRegistries=["registry.redhat.io"]))
+    index = index_of(QUAY, image_config(allowedRegistries=["registry.redhat.io"]))
     finding = finding_for_image(f"quay.io/ns/app@{D}", index, PolicySettings())
     assert finding is not None
     assert "mirror's own name" not in finding.fix

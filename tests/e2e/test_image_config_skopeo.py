@@ -25,7 +25,7 @@ from tests.e2e.test_skopeo_oracle import (
     mirror_objects,
     skopeo,
 )
-from tests.support.mirror_objects import entry, mirror_object
+from tests.support.mirror_objects import entry, image_config, mirror_object
 from tests.support.skopeo_oracle import SkopeoOracle
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
@@ -44,12 +44,7 @@ def image(blocked: list[str], insecure: list[str]) -> dict[str, Any]:
         sources["blockedRegistries"] = blocked
     if insecure:
         sources["insecureRegistries"] = insecure
-    return {
-        "apiVersion": "config.openshift.io/v1",
-        "kind": "Image",
-        "metadata": {"name": "cluster"},
-        "spec": {"registrySources": sources},
-    }
+    return image_config(**sources)
 
 
 def index_of(objects: list[dict[str, Any]]) -> MirrorIndex | None:

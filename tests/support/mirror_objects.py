@@ -1,4 +1,5 @@
-"""Build IDMS/ITMS/ICSP objects for tests from the compact form the spec's vectors use."""
+"""Build IDMS/ITMS/ICSP objects (and the `Image/cluster` that shapes the node's other files)
+for tests from the compact form the spec's vectors use."""
 
 from __future__ import annotations
 
@@ -42,3 +43,14 @@ def objects_from_vector_config(config: dict[str, list[list[Entry]]]) -> list[dic
         for kind in ("idms", "itms", "icsp")
         for number, entries in enumerate(config.get(kind, []), start=1)
     ]
+
+
+def image_config(**registry_sources: Any) -> dict[str, Any]:
+    """`image.config.openshift.io/cluster` with `spec.registrySources` as given
+    (`blockedRegistries=[...]`, `allowedRegistries=[...]`, …)."""
+    return {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Image",
+        "metadata": {"name": "cluster"},
+        "spec": {"registrySources": registry_sources},
+    }
