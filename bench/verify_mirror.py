@@ -37,11 +37,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from flask.testing import FlaskClient
-from pinning import IMAGE_COUNT, REPO, SOURCE, Mirror, post, running_mirror, support_on_path
+from pinning import (
+    IMAGE_COUNT,
+    REPO,
+    SOURCE,
+    Mirror,
+    Webhook,
+    post,
+    running_mirror,
+    support_on_path,
+)
 
 from webhook.adapters.http_app import AppSettings, create_app
 from webhook.adapters.registry import RegistryClient
@@ -50,17 +57,6 @@ from webhook.core.policy import PolicySettings
 
 VALIDATE = "/validate/warn?timeout=10s"
 LATENCY_SECONDS = 0.010  # each way: 20 ms a round trip
-
-
-@dataclass
-class Webhook:
-    client: RegistryClient
-    resolver: TagResolver
-    http: FlaskClient
-
-    def close(self) -> None:
-        self.resolver.close()
-        self.client.close()
 
 
 def build(mirror: Mirror, host: str, verify: bool, args: argparse.Namespace) -> Webhook:
