@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhook.adapters.http_metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.adapters.http_pinning import PullSecrets, Registry, Resolver, audit_digests, pin
-from webhook.adapters.http_presence import mirror_presence
+from webhook.adapters.http_presence import PresenceMemo, mirror_presence
 from webhook.core.admission import AdmissionRequest, read_review, review_response, validate
 from webhook.core.decision import Decision, Mode, Outcome
 from webhook.core.explanation import explanation_json
@@ -81,6 +81,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     metrics = metrics or Metrics()
     metrics.follow(lambda: index_source.state, last_sync)
+    presence_memo = PresenceMemo()
 
     @app.post("/validate/<mode>")
     def validate_endpoint(mode: str) -> Response:
@@ -95,7 +96,8 @@ def create_app(
         except AdmissionReviewError as error:
             metrics.answered(endpoint, Outcome.INVALID_REVIEW, clock() - started)
             return _error(400, str(error))
-        answer = _judge(review, chosen, index_source, settings, Registry(resolver, pull_secrets))
+        registry = Registry(resolver, pull_secrets)
+        answer = _judge(review, chosen, index_source, settings, registry, presence_memo)
         _record(metrics, review, chosen, answer)
         metrics.answered(endpoint, answer.decision.outcome, clock() - started)
         told = _rollout(answer, chosen, index_source, settings, rollout)
@@ -169,6 +171,7 @@ def _judge(
     index_source: IndexSource,
     settings: AppSettings,
     registry: Registry,
+    presence_memo: PresenceMemo,
 ) -> _Answer:
     """Judge the configuration; then, within one registry deadline, ask the mirrors
     (`--verify-mirror`) and, for audit, find the digests pinning would write."""
@@ -181,7 +184,7 @@ def _judge(
         presence: dict[str, PresenceVerdict] = {}
         if settings.verify_mirror and validation.sites:
             presence = mirror_presence(
-                review, validation, index, registry, settings.pin_timeout,
+                review, validation, index, registry, settings.pin_timeout, presence_memo,
                 settings.resolve_from_source,
             )  # fmt: skip
         digests: dict[str, str] = {}

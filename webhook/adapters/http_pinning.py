@@ -69,17 +69,27 @@ class Registry:
     resolver: Resolver | None
     pull_secrets: PullSecrets | None
 
+    def secrets(self, review: AdmissionRequest, timeout: float) -> list[str]:
+        """The pod's pull secrets (dockerconfigjson documents) when enabled, else none."""
+        if self.resolver is None or self.pull_secrets is None:
+            return []
+        names = pull_secret_names(review.group, review.kind, review.object)
+        return self.pull_secrets(review.namespace, names, timeout) if names else []
+
     def resolve(
-        self, review: AdmissionRequest, lookups: Sequence[tuple[str, Sequence[str]]], timeout: float
+        self,
+        review: AdmissionRequest,
+        lookups: Sequence[tuple[str, Sequence[str]]],
+        timeout: float,
+        secrets: Sequence[str] | None = None,
     ) -> list[Resolution]:
+        """`secrets`: the pod's pull secrets when the caller read them already."""
         if self.resolver is None or not lookups:
             return []
-        secrets: list[str] = []
         started = time.monotonic()
-        if self.pull_secrets is not None:
-            names = pull_secret_names(review.group, review.kind, review.object)
+        if secrets is None:
             # Reading the secrets may take at most half the time; the lookups get the rest.
-            secrets = self.pull_secrets(review.namespace, names, timeout / 2) if names else []
+            secrets = self.secrets(review, timeout / 2)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         return self.resolver.resolve(lookups, remaining, pull_secrets=secrets)
 

@@ -11,7 +11,6 @@ that could not be checked: not at all), in one bounded LRU cache.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from cachetools import TLRUCache
 
-from webhook.core.lookups import Lookup, LookupOutcome, Resolution
+from webhook.core.lookups import Lookup, LookupOutcome, Resolution, credential_scope
 from webhook.core.presence import CachePolicy, implied_presence
 
 LookupFunction = Callable[[str, float], Lookup]
@@ -116,7 +115,7 @@ class TagResolver:
     def _scope(self, pull_secrets: Sequence[str]) -> str:
         if not pull_secrets or self._scoped_lookup is None:
             return ""
-        scope = hashlib.sha256("\0".join(sorted(pull_secrets)).encode()).hexdigest()
+        scope = credential_scope(pull_secrets)
         with self._lock:
             if scope in self._scopes:
                 self._scopes.move_to_end(scope)

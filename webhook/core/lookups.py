@@ -3,6 +3,8 @@ registry client, the resolver, warnings and `explain --probe`."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -39,3 +41,11 @@ class Resolution:
 
 Lookups = list[tuple[str, tuple[str, ...]]]
 """(image, pull specs to ask in order) pairs: what the resolver is given to answer."""
+
+
+def credential_scope(pull_secrets: Sequence[str]) -> str:
+    """Names the credentials an answer was obtained with ("" for the global ones only), so
+    that answers made with one pod's pull secrets are kept apart from everyone else's."""
+    if not pull_secrets:
+        return ""
+    return hashlib.sha256("\0".join(sorted(pull_secrets)).encode()).hexdigest()

@@ -188,6 +188,9 @@ class CachePolicy:
     """A tag lookup that could not be made: a pause before a failing registry is asked again."""
     unknown_seconds: float = 0.0
     """A digest that could not be checked: never reused, so the next request asks again."""
+    verdict_seconds: float = 60.0
+    """An image found in its mirrors, as a whole verdict: reused this long so that a warm
+    image costs one lookup, not one per candidate asked (kept under `present_seconds`)."""
 
     def seconds(self, lookup: Lookup) -> float:
         by_digest = "@" in lookup.pull_spec
