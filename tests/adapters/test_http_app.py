@@ -149,6 +149,22 @@ def test_an_unknown_mode_is_404(client: FlaskClient) -> None:
     assert "enforce, warn or audit" in reply.get_json()["error"]
 
 
+@pytest.mark.parametrize("path", ["/validate/warn", "/mutate"])
+def test_an_admission_path_asked_with_get_is_405_naming_post(
+    client: FlaskClient, path: str
+) -> None:
+    reply = client.get(path)
+    assert reply.status_code == 405
+    assert reply.headers["Allow"] == "POST"
+    assert reply.get_json() == {"error": f"{path} takes POST only"}
+
+
+def test_an_admission_answer_is_json_with_its_length(client: FlaskClient) -> None:
+    reply = client.post("/validate/warn", json=pod_review({"web": UNMIRRORED}))
+    assert reply.content_type == "application/json"
+    assert reply.headers["Content-Length"] == str(len(reply.get_data()))
+
+
 def test_readyz_is_503_until_the_mirror_sets_are_loaded() -> None:
     source = IndexHolder()
     client = make_client(source)

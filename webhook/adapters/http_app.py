@@ -10,6 +10,7 @@ when the operator asked for fail-closed enforcement).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ import orjson
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from webhook.adapters.http_admission import AdmissionRoutes, Handler, too_large
 from webhook.adapters.http_metrics import EXPOSITION_CONTENT_TYPE, Metrics
 from webhook.adapters.http_pinning import PullSecrets, Registry, Resolver, audit_digests, pin
 from webhook.adapters.http_presence import PresenceMemo, mirror_presence
@@ -83,37 +85,44 @@ def create_app(
     metrics.follow(lambda: index_source.state, last_sync)
     presence_memo = PresenceMemo()
 
-    @app.post("/validate/<mode>")
-    def validate_endpoint(mode: str) -> Response:
-        try:
-            chosen = Mode(mode)
-        except ValueError:
-            return _error(404, f"unknown mode {mode!r}; use enforce, warn or audit")
+    def validate_review(mode: Mode, body: bytes) -> tuple[int, Any]:
         started = clock()
-        endpoint = f"validate/{chosen.value}"
+        endpoint = f"validate/{mode.value}"
         try:
-            review = read_review(_json_body(settings.max_body_bytes))
+            review = read_review(_parsed(body))
         except AdmissionReviewError as error:
             metrics.answered(endpoint, Outcome.INVALID_REVIEW, clock() - started)
-            return _error(400, str(error))
+            return 400, {"error": str(error)}
         registry = Registry(resolver, pull_secrets)
-        answer = _judge(review, chosen, index_source, settings, registry, presence_memo)
-        _record(metrics, review, chosen, answer)
+        answer = _judge(review, mode, index_source, settings, registry, presence_memo)
+        _record(metrics, review, mode, answer)
         metrics.answered(endpoint, answer.decision.outcome, clock() - started)
-        told = _rollout(answer, chosen, index_source, settings, rollout)
-        return _json(200, review_response(review.uid, answer.decision, warnings=told))
+        told = _rollout(answer, mode, index_source, settings, rollout)
+        return 200, review_response(review.uid, answer.decision, warnings=told)
 
-    @app.post("/mutate")
-    def mutate_endpoint() -> Response:
+    def mutate_review(body: bytes) -> tuple[int, Any]:
         started = clock()
         try:
-            review = read_review(_json_body(settings.max_body_bytes))
+            review = read_review(_parsed(body))
         except AdmissionReviewError as error:
             metrics.answered("mutate", Outcome.INVALID_REVIEW, clock() - started)
-            return _error(400, str(error))
+            return 400, {"error": str(error)}
         decision, patch = pin(review, index_source, settings, Registry(resolver, pull_secrets))
         metrics.answered("mutate", decision.outcome, clock() - started)
-        return _json(200, review_response(review.uid, decision, patch))
+        return 200, review_response(review.uid, decision, patch)
+
+    routes: dict[str, Handler] = {
+        f"/validate/{mode.value}": functools.partial(validate_review, mode) for mode in Mode
+    }
+    routes["/mutate"] = mutate_review
+    app.wsgi_app = AdmissionRoutes(  # type: ignore[method-assign]
+        app.wsgi_app, routes, settings.max_body_bytes
+    )
+
+    @app.post("/validate/<mode>")
+    def unknown_mode(mode: str) -> Response:
+        """The known modes are `AdmissionRoutes`'; any other ends here."""
+        return _error(404, f"unknown mode {mode!r}; use enforce, warn or audit")
 
     @app.get("/explain")
     def explain_endpoint() -> Response:
@@ -147,8 +156,8 @@ def create_app(
         return Response(metrics.exposition(), mimetype=EXPOSITION_CONTENT_TYPE)
 
     @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_exception: RequestEntityTooLarge) -> Response:
-        return _error(413, _too_large(settings.max_body_bytes))
+    def too_large_body(_exception: RequestEntityTooLarge) -> Response:
+        return _error(413, too_large(settings.max_body_bytes))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -253,19 +262,12 @@ def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Ans
     log.info("%s", LogEvent(event))
 
 
-def _json_body(limit: int) -> Any:
-    raw = request.get_data(cache=False)
-    if len(raw) > limit:
-        raise RequestEntityTooLarge(_too_large(limit))
+def _parsed(body: bytes) -> Any:
     try:
         # orjson: a review is parsed on every call, and this is most of its cost in Python.
-        return orjson.loads(raw)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as error:  # also invalid UTF-8 and nesting past 1024
         raise AdmissionReviewError(f"the body is not valid JSON: {error}") from None
-
-
-def _too_large(limit: int) -> str:
-    return f"the body is larger than {limit} bytes (raise IDMS_GUARD_MAX_BODY_BYTES to allow more)"
 
 
 def _json(status: int, body: Any) -> Response:
