@@ -9,11 +9,12 @@ queue is gevent's, so waiting for records yields too.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import logging.handlers
 import queue
 from typing import Any
+
+import orjson
 
 from webhook.core.log_events import LogEvent
 
@@ -36,7 +37,7 @@ class JsonLogFormatter(logging.Formatter):
             entry["message"] = record.getMessage()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class _DeferredQueueHandler(logging.handlers.QueueHandler):
@@ -56,6 +57,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     global _listener
     if _listener is not None:
         _listener.stop()
+    # What a record would otherwise collect on the request path and no line of ours shows:
+    # the caller's file and line (a frame walk), thread and process names (the logging
+    # HOWTO's "Optimization" switches).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     stream = logging.StreamHandler()
     stream.setFormatter(JsonLogFormatter())

@@ -244,7 +244,7 @@ def _record(metrics: Metrics, review: AdmissionRequest, mode: Mode, answer: _Ans
     if not answer.findings:
         return
     for finding in answer.findings:
-        metrics.findings.labels(finding.reason.value, mode.value).inc()
+        metrics.found(finding.reason.value, mode.value)
     findings = [
         {"where": f.site.describe(), "image": f.image, "reason": f.reason.value, "fix": f.fix}
         for f in answer.findings

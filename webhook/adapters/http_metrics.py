@@ -80,6 +80,10 @@ class Metrics:
             registry=self.registry,
         )
         self._pools: set[str] = set()
+        # Labelled children by label values: `labels()` validates and locks on every call,
+        # and an admission answer makes several (the label sets are few and fixed).
+        self._answered: dict[tuple[str, Outcome], tuple[Counter, Histogram]] = {}
+        self._found: dict[tuple[str, str], Counter] = {}
 
     def pools(self, verdicts: Iterable[PoolVerdict]) -> None:
         """One gauge per pool; pools that are gone lose theirs."""
@@ -92,8 +96,20 @@ class Metrics:
         self._pools = seen
 
     def answered(self, endpoint: str, outcome: Outcome, seconds: float) -> None:
-        self.requests.labels(endpoint, outcome.value).inc()
-        self.latency.labels(endpoint, outcome.value).observe(seconds)
+        children = self._answered.get((endpoint, outcome))
+        if children is None:
+            labels = (endpoint, outcome.value)
+            children = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._answered[(endpoint, outcome)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def found(self, reason: str, mode: str) -> None:
+        """One image flagged for `reason` in `mode`."""
+        child = self._found.get((reason, mode))
+        if child is None:
+            child = self._found[(reason, mode)] = self.findings.labels(reason, mode)
+        child.inc()
 
     def follow(
         self, state: Callable[[], IndexState], last_sync: Callable[[], float | None] | None

@@ -165,19 +165,25 @@ def _entries(spec: Any, field: str) -> Iterator[tuple[int, Any]]:
     return enumerate(items) if isinstance(items, list) else iter(())
 
 
+_NOTHING: Mapping[str, Any] = {}
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _container_sites(spec: Any, base: str) -> Iterator[ImageSite]:
-    """Every entry is a site, even a non-object one: its missing image must be reported."""
+    """Every entry is a site, even a non-object one: its missing image must be reported.
+    (The list names need no RFC 6901 escaping; this runs for every admission request.)"""
     for field, container_type in _CONTAINER_LISTS:
+        prefix = f"{base}/{field}/"
         for index, container in _entries(spec, field):
+            fields = container if isinstance(container, Mapping) else _NOTHING
             yield ImageSite(
-                pointer=base + pointer(field, index, "image"),
-                container=_text(_lookup(container, ("name",))) or "",
+                pointer=f"{prefix}{index}/image",
+                container=_text(fields.get("name")) or "",
                 container_type=container_type,
-                image=_text(_lookup(container, ("image",))),
+                image=_text(fields.get("image")),
             )
 
 
