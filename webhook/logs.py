@@ -47,6 +47,14 @@ class _DeferredQueueHandler(logging.handlers.QueueHandler):
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         return record
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Without the handler's lock: putting on the queue is thread-safe by itself, and
+        under gevent that lock is a Python-level one, taken on every request."""
+        checked = self.filter(record)
+        if checked:
+            self.emit(checked if isinstance(checked, logging.LogRecord) else record)
+        return bool(checked)
+
 
 _listener: logging.handlers.QueueListener | None = None
 

@@ -15,6 +15,7 @@ stack. A container whose image is missing or not a string still yields a site (w
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -52,8 +53,22 @@ class ImageSite:
 
     def describe(self) -> str:
         """The name is JSON-quoted because it is untrusted: no newline reaches a message."""
-        return f"{_LABELS[self.container_type]} {json.dumps(self.container)}"
+        return f"{_LABELS[self.container_type]} {_quoted(self.container)}"
 
+
+def _quoted(name: str) -> str:
+    """Each finding is described in its warning and its log line, and names repeat from
+    pod to pod: a name of a valid length is quoted once."""
+    return _quoted_name(name) if len(name) <= NAME_LENGTH_MAX else json.dumps(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_name(name: str) -> str:
+    return json.dumps(name)
+
+
+NAME_LENGTH_MAX = 253
+"""The longest name the API server accepts (a DNS subdomain; container names: 63)."""
 
 _TEMPLATE = ("spec", "template", "spec")
 _POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
