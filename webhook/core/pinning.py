@@ -74,9 +74,16 @@ def _pin_plan(
 @lru_cache(maxsize=4096)  # a warm pin writes the same few images again and again
 def pinned_image(image: str, digest: str, keep_tag: bool = False) -> str:
     """`quay.io/org/app:1.4` → `quay.io/org/app@sha256:…` (or `…:1.4@sha256:…` with keep_tag)."""
+    name, written_tag = _name_and_tag(image)
+    tag = f":{written_tag or 'latest'}" if keep_tag else ""
+    return f"{name}{tag}@{digest}"
+
+
+@lru_cache(maxsize=4096)
+def _name_and_tag(image: str) -> tuple[str, str | None]:
+    """A warm pin writes the same names again and again; each is parsed once."""
     written = parse(image)
-    tag = f":{written.tag or 'latest'}" if keep_tag else ""
-    return f"{written.name}{tag}@{digest}"
+    return written.name, written.tag
 
 
 def _digest_pull_is_mirrored(reference: ImageReference, index: MirrorIndex) -> bool:
@@ -98,19 +105,27 @@ def digest_checks(
         resolution = resolutions.get(plan.image)
         if resolution is None or not resolution.digest or not resolution.attempts:
             continue
-        found_repository = resolution.attempts[-1].pull_spec.rsplit(":", 1)[0]
-        mirrors = index.derived(
-            ("digest mirrors", plan.reference.name, resolution.digest),
-            partial(_digest_mirrors, plan.reference, resolution.digest, index),
+        found_at = resolution.attempts[-1].pull_spec
+        mirrors = index.derived(  # memoized whole: a warm pin asks the same every time
+            ("digest check", plan.image, found_at, resolution.digest),
+            partial(_unchecked_mirrors, plan.reference, found_at, resolution.digest, index),
         )
-        if mirrors and all(spec.split("@", 1)[0] != found_repository for spec in mirrors):
-            checks.append((plan.image, tuple(mirrors)))
+        if mirrors:
+            checks.append((plan.image, mirrors))
     return checks
 
 
-def _digest_mirrors(reference: ImageReference, digest: str, index: MirrorIndex) -> tuple[str, ...]:
+def _unchecked_mirrors(
+    reference: ImageReference, found_at: str, digest: str, index: MirrorIndex
+) -> tuple[str, ...]:
+    """The digest mirrors to look in, or none when the tag was found in one's repository."""
     pinned = ImageReference(reference.domain, reference.path, None, digest)
-    return tuple(c.pull_spec for c in index.candidates(pinned).reachable if c.role is Role.MIRROR)
+    candidates = index.candidates(pinned).reachable
+    mirrors = tuple(c.pull_spec for c in candidates if c.role is Role.MIRROR)
+    found_repository = found_at.rsplit(":", 1)[0]
+    if all(spec.split("@", 1)[0] != found_repository for spec in mirrors):
+        return mirrors
+    return ()
 
 
 def checked(

@@ -9,6 +9,8 @@ the mirror sets themselves use as a mirror (the cluster reaches those by design)
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -74,7 +76,7 @@ class PolicySettings:
 
 
 def namespace_exempt(namespace: str, settings: PolicySettings) -> bool:
-    return any(fnmatch.fnmatchcase(namespace, p) for p in settings.exempt_namespaces)
+    return _any_of(settings.exempt_namespaces).match(namespace) is not None
 
 
 def findings_for(
@@ -263,7 +265,14 @@ class _Advice:
 
 def image_exempt(image: str, settings: PolicySettings) -> bool:
     """Exempt by pattern, on the image as written (and, by the caller, its normalized form)."""
-    return any(fnmatch.fnmatchcase(image, pattern) for pattern in settings.exempt_images)
+    return _any_of(settings.exempt_images).match(image) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """`fnmatchcase` against each pattern, as one expression: every pod asks this of each
+    image and of its namespace, and one match costs less than one per pattern."""
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns) or "(?!)")
 
 
 def _namespace_of(reference: ImageReference) -> str:
