@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
 from tests.support.mirror_objects import entry, mirror_object
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
-from webhook.core.policy import PolicySettings, Reason, image_finding
+from webhook.core.policy import (
+    PolicySettings,
+    Reason,
+    image_exempt,
+    image_finding,
+    namespace_exempt,
+)
 from webhook.core.workloads import ContainerType, ImageSite
 
 D = "sha256:" + "d" * 64
@@ -105,3 +113,24 @@ def test_a_verdict_holds_for_the_settings_it_was_reached_with_only() -> None:
     index = index_of()
     assert finding(index, "quay.io/a:1") is Reason.TAG_NOT_MIRRORED
     assert finding(index, "quay.io/a:1", PolicySettings(exempt_images=("quay.io/*",))) is None
+
+
+PATTERNS = ("kube-*", "openshift-?pi", "team-[ab]", "literal.name", "*[!x]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["kube-system", "kube", "openshift-api", "openshift-apis", "team-a", "team-c",
+     "literal.name", "literalxname", "endsinx", "ends-in-y", "", "a\nkube-x", "[", "*"],
+)  # fmt: skip
+def test_exemption_patterns_match_as_fnmatchcase_does_each(text: str) -> None:
+    settings = PolicySettings(exempt_namespaces=PATTERNS, exempt_images=PATTERNS)
+    expected = any(fnmatch.fnmatchcase(text, pattern) for pattern in PATTERNS)
+    assert namespace_exempt(text, settings) is expected
+    assert image_exempt(text, settings) is expected
+
+
+def test_no_exemption_patterns_exempt_nothing() -> None:
+    settings = PolicySettings(exempt_namespaces=(), exempt_images=())
+    assert not namespace_exempt("kube-system", settings)
+    assert not image_exempt("", settings)
