@@ -38,6 +38,12 @@ def test_exempt_images_are_not_planned() -> None:
     assert [pin.plan.image for pin in planned] == ["quay.io/acme/app:1"]
 
 
+def test_an_image_exempt_by_its_normalized_name_is_not_planned() -> None:
+    settings = PolicySettings(exempt_images=("docker.io/library/*",))
+    planned = planned_pins(pod("docker.io/nginx:1", "quay.io/acme/app:1"), INDEX, settings)
+    assert [pin.plan.image for pin in planned] == ["quay.io/acme/app:1"]
+
+
 def test_a_tag_an_image_tag_mirror_set_serves_is_left_unsaid() -> None:
     planned = planned_pins(
         pod("quay.io/tags/app:1", "docker.io/library/nginx:1"), INDEX, PolicySettings()

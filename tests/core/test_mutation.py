@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.mirror_objects import entry, mirror_object
 from tests.support.reviews import pod_review, sample, workload_review
-from webhook.core.admission import read_review
-from webhook.core.decision import Outcome
+from webhook.core.admission import read_review, validate
+from webhook.core.decision import Mode, Outcome
 from webhook.core.lookups import Lookup, LookupOutcome, Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
@@ -151,6 +151,17 @@ def test_a_tag_an_image_tag_mirror_set_serves_is_not_warned_about() -> None:
 def test_an_exempt_image_is_not_pinned_nor_warned_about() -> None:
     internal = "image-registry.openshift-image-registry.svc:5000/apps/web:latest"
     assert plan_for(pod_review({"web": internal})).skipped is Outcome.NOTHING_TO_PIN
+
+
+def test_an_image_exempt_by_its_normalized_name_is_not_pinned_as_validate_exempts_it() -> None:
+    """`docker.io/nginx` is `docker.io/library/nginx` to the node: a pattern on that name
+    exempts it from validation, so pinning must leave it alone too."""
+    mirrored = [mirror_object("idms", "hub", [entry("docker.io/library", "m.local/hub")])]
+    index = MirrorIndex.from_config(load_mirror_sets(mirrored))
+    settings = PolicySettings(exempt_images=("docker.io/library/*",))
+    review = read_review(pod_review({"web": "docker.io/nginx:1.27"}))
+    assert validate(review, Mode.ENFORCE, index, settings).findings == ()
+    assert plan_mutation(review, index, settings).skipped is Outcome.NOTHING_TO_PIN
 
 
 def test_many_unpinned_images_stay_within_the_warning_budget() -> None:

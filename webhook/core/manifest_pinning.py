@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from webhook.core.lookups import Resolution
 from webhook.core.manifest_check import ManifestObject
 from webhook.core.mirror_index import MirrorIndex
-from webhook.core.pinning import PinPlan, pin_plan, pinned_image
-from webhook.core.policy import PolicySettings, image_exempt
+from webhook.core.pinning import PinPlan, pinned_image, unexempt_pin_plan
+from webhook.core.policy import PolicySettings
 from webhook.core.workloads import SUPPORTED_KINDS, image_sites
 
 
@@ -47,9 +47,7 @@ def planned_pins(
         if (group, kind) not in SUPPORTED_KINDS:
             continue
         for site in image_sites(group, kind, obj.body):
-            if site.image is None or image_exempt(site.image, settings):
-                continue
-            plan = pin_plan(site, index, include_source)
+            plan = unexempt_pin_plan(site, index, settings, include_source)
             if plan is not None:
                 planned.append(PlannedPin(obj.path, obj.line_of(obj.pointer + site.pointer), plan))
     return planned

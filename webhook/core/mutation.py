@@ -18,8 +18,8 @@ from webhook.core.decision import Decision, Outcome, abbreviated, within_budget
 from webhook.core.lookups import Resolution
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.patch import image_patch
-from webhook.core.pinning import PinPlan, pin_plan, pinned_image
-from webhook.core.policy import PolicySettings, image_exempt, namespace_exempt
+from webhook.core.pinning import PinPlan, pinned_image, unexempt_pin_plan
+from webhook.core.policy import PolicySettings, namespace_exempt
 from webhook.core.workloads import SUPPORTED_KINDS, changed_sites, image_sites, owned_by_controller
 
 _CONTROLLED_KINDS = {("apps", "ReplicaSet"), ("", "ReplicationController")}
@@ -57,8 +57,8 @@ def plan_mutation(
             return MutationPlan(request, Outcome.UNCHANGED)
     else:
         sites = image_sites(request.group, request.kind, request.object)
-    wanted = [site for site in sites if not (site.image and image_exempt(site.image, settings))]
-    plans = tuple(p for p in (pin_plan(s, index, include_source) for s in wanted) if p)
+    planned = (unexempt_pin_plan(site, index, settings, include_source) for site in sites)
+    plans = tuple(plan for plan in planned if plan)
     if not plans:
         return MutationPlan(request, Outcome.NOTHING_TO_PIN)
     return MutationPlan(request, None, plans)

@@ -16,6 +16,7 @@ from functools import lru_cache, partial
 from webhook.core.image_reference import ImageReference, parse, runtime_image
 from webhook.core.lookups import Lookups, Resolution
 from webhook.core.mirror_index import MirrorIndex, Role
+from webhook.core.policy import PolicySettings, image_exempt
 from webhook.core.workloads import ImageSite
 from webhook.errors import InvalidReferenceError
 
@@ -48,6 +49,19 @@ def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) 
     if plan is None or plan.site is site:
         return plan
     return PinPlan(site, plan.image, plan.reference, plan.lookup_specs, plan.unpinnable)
+
+
+def unexempt_pin_plan(
+    site: ImageSite, index: MirrorIndex, settings: PolicySettings, include_source: bool = False
+) -> PinPlan | None:
+    """`pin_plan`, unless the image is exempt by its name as written or as the node reads
+    it (`docker.io/nginx` is `docker.io/library/nginx`), as the validating side judges."""
+    if site.image is None or image_exempt(site.image, settings):
+        return None
+    plan = pin_plan(site, index, include_source)
+    if plan is None or image_exempt(str(plan.reference), settings):
+        return None
+    return plan
 
 
 def _pin_plan(
