@@ -36,7 +36,7 @@ from webhook.config import Settings
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
 from webhook.core.policy import PolicySettings, namespace_exempt
-from webhook.core.pool_report import verdict_lines
+from webhook.core.pool_report import verdict_lines, verdicts_json
 from webhook.core.presence import PresenceVerdict, presence_questions, verify_presence
 from webhook.core.report import (
     InventoryItem,
@@ -88,6 +88,12 @@ def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="ask the mirrors whether they hold each image the mirror sets route to them; "
         "rows with not-in-mirror for those none holds (and --oc-mirror lists them)",
     )
+    report.add_argument(
+        "--resolve-from-source",
+        action="store_true",
+        help="with --verify-mirror: also ask the source registry when it is not blocked "
+        "(default: $IDMS_GUARD_RESOLVE_FROM_SOURCE)",
+    )
     add_registry_options(report)
     add_node_config_option(report)
     report.add_argument(
@@ -104,6 +110,8 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     policy = _policy(args)
     if args.pools and args.node_config:
         raise UsageError("--pools compares pools with the mirror sets; leave out --node-config")
+    if args.pools and (args.oc_mirror or args.verify_mirror):
+        raise UsageError("--pools reports pools, not images; leave out --oc-mirror/--verify-mirror")
     with closing(load_api_client(args.kubeconfig)) as client:
         if args.node_config:
             index = index_from_args(args, stderr)
@@ -117,7 +125,7 @@ def run_report(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             warn_about(config, stderr)
             index = MirrorIndex.from_config(config)
             if args.pools:
-                return _report_pools(client, index, config.mco_rejection, stdout)
+                return _report_pools(client, index, config.mco_rejection, args.output, stdout)
         modes = list_namespaces(client, all_namespaces=args.all_namespaces)
         guarded = [namespace for namespace in modes if not namespace_exempt(namespace, policy)]
         if not guarded:
@@ -145,11 +153,14 @@ Verify = Callable[[list[ImageSite], list[ImageSite]], dict[str, PresenceVerdict]
 
 
 def _report_pools(
-    client: ApiClient, index: MirrorIndex, rejection: str | None, stdout: TextIO
+    client: ApiClient, index: MirrorIndex, rejection: str | None, output: str, stdout: TextIO
 ) -> int:
     verdicts = pool_verdicts(client, index, rejection)
-    for verdict in verdicts:
-        print("\n".join(verdict_lines(verdict)), file=stdout)
+    if output == "json":
+        stdout.write(verdicts_json(verdicts))
+    else:
+        for verdict in verdicts:
+            print("\n".join(verdict_lines(verdict)), file=stdout)
     return EXIT_OK if all(verdict.matches for verdict in verdicts) else EXIT_FINDINGS
 
 
@@ -182,7 +193,7 @@ def _verifier(
     if not args.verify_mirror:
         yield None
         return
-    from_source = Settings.from_env(os.environ).resolve_from_source
+    from_source = args.resolve_from_source or Settings.from_env(os.environ).resolve_from_source
     with resolver_from_args(args, index.insecure) as resolver:
 
         def verify(sites: list[ImageSite], flagged: list[ImageSite]) -> dict[str, PresenceVerdict]:

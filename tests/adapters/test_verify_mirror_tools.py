@@ -224,3 +224,25 @@ def test_report_oc_mirror_lists_the_images_configured_but_absent(
     _, out, _ = report(tmp_path, htpasswd_registry, registry_tls, cluster, "--oc-mirror")
     images = [image["name"] for image in yaml.safe_load(out)["mirror"]["additionalImages"]]
     assert images == ["docker.io/library/nginx:1", "quay.io/verify/app:v9"]
+
+
+def test_report_resolve_from_source_also_asks_a_source_that_is_not_blocked(
+    tmp_path: Path, htpasswd_registry: RegistryServer, registry_tls: RegistryTls
+) -> None:
+    """The mirror lacks the digest and the source (the same registry, another path) has it:
+    the node would fall back to the source, so only with the flag is it not a finding."""
+    host = htpasswd_registry.host
+    digest = push_image(htpasswd_registry, "src/verify/app", "v1", layer_bytes=b"at source")
+    with FakeKube() as fake:
+        fake.put(namespace("shop", "warn"))
+        fake.put(mirror_object("idms", "src", [entry(f"{host}/src", f"{host}/mirror/src")]))
+        fake.put(workload("Deployment", "shop", "sourced", f"{host}/src/verify/app@{digest}"))
+        kubeconfig = str(fake.write_kubeconfig(tmp_path / "kubeconfig"))
+        asked = [
+            report(tmp_path, htpasswd_registry, registry_tls, kubeconfig, "-o", "json", *flag)
+            for flag in ([], ["--resolve-from-source"])
+        ]
+    (without_code, without, _), (with_code, with_flag, _) = asked
+    assert [f["reason"] for f in json.loads(without)["findings"]] == ["not-in-mirror"]
+    assert (without_code, with_code) == (1, 0)
+    assert json.loads(with_flag)["findings"] == []

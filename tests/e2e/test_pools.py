@@ -123,3 +123,25 @@ def test_a_cluster_without_pools_is_told_so(fake: FakeKube, kubeconfig: str) -> 
     code, _, err = cli("report", "--pools", "--kubeconfig", kubeconfig)
     assert code == 2
     assert "this cluster has no MachineConfigPools" in err
+
+
+def test_report_pools_as_json_gives_each_pools_fields(kubeconfig: str) -> None:
+    code, out, err = cli("report", "--pools", "-o", "json", "--kubeconfig", kubeconfig)
+    assert (code, err) == (1, "")
+    pools = {pool["pool"]: pool for pool in json.loads(out)["pools"]}
+    assert pools["master"]["matches"] is True
+    assert pools["master"]["differences"] == []
+    worker = pools["worker"]
+    assert (worker["matches"], worker["rolling"]) == (False, True)
+    assert (worker["machines"], worker["updated"]) == (5, 3)
+    assert (worker["current"], worker["target"]) == ("rendered-worker-1", "rendered-worker-2")
+    assert worker["differences"] == [
+        "ImageDigestMirrorSet/redhat not yet on pool worker: 3 of 5 nodes updated"
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--oc-mirror", "--verify-mirror"])
+def test_report_pools_refuses_image_options(kubeconfig: str, flag: str) -> None:
+    code, out, err = cli("report", "--pools", flag, "--kubeconfig", kubeconfig)
+    assert (code, out) == (2, "")
+    assert "--pools reports pools, not images" in err

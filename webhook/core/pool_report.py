@@ -10,7 +10,8 @@ refused, in which case nodes keep the files they have).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from webhook.core.image_config import base_policy_json
@@ -81,6 +82,25 @@ def judge_pool(
 
 def verdict_lines(verdict: PoolVerdict) -> list[str]:
     return [verdict.summary, *(f"  - {difference}" for difference in verdict.differences)]
+
+
+def verdicts_json(verdicts: Sequence[PoolVerdict]) -> str:
+    """`report --pools -o json`: what the lines say, as fields a script can test."""
+    pools = [
+        {
+            "pool": verdict.pool.name,
+            "matches": verdict.matches,
+            "rolling": verdict.pool.rolling,
+            "machines": verdict.pool.machines,
+            "updated": verdict.pool.updated,
+            "current": verdict.pool.current,
+            "target": verdict.pool.target,
+            "summary": verdict.summary,
+            "differences": list(verdict.differences),
+        }
+        for verdict in verdicts
+    ]
+    return json.dumps({"pools": pools}, indent=2) + "\n"
 
 
 def _summary(pool: PoolState, matches: bool, current: RenderedConfig, rejection: str | None) -> str:
