@@ -1,6 +1,7 @@
-"""Flask routes around the core: `/validate/<mode>`, `/mutate`, `/explain`, health,
-readiness and Prometheus metrics (counted in `http_metrics`; pinning's registry round trip
-is `http_pinning`).
+"""The app around the core: `/validate/<mode>` and `/mutate` (answered in front of Flask by
+`http_admission`), and the Flask routes `/explain`, health, readiness and Prometheus
+metrics (counted in `http_metrics`; pinning's registry round trip is `http_pinning`,
+`--verify-mirror`'s `http_presence`).
 
 The app never answers a webhook call with a 500 or a traceback: a body that is not an
 AdmissionReview gets 400 with a JSON error; an internal failure while judging a valid
@@ -121,7 +122,7 @@ def create_app(
 
     @app.post("/validate/<mode>")
     def unknown_mode(mode: str) -> Response:
-        """The known modes are `AdmissionRoutes`'; any other ends here."""
+        """Reached only by a mode `AdmissionRoutes` does not serve."""
         return _error(404, f"unknown mode {mode!r}; use enforce, warn or audit")
 
     @app.get("/explain")

@@ -31,7 +31,7 @@ from webhook.core.presence import (
 
 
 class PresenceMemo:
-    """ "Present" verdicts by (credential scope, image) for the index they were made with.
+    """Verdicts "present", by (credential scope, image), for the index they were made with.
 
     Only "present" is kept: absence and unknown go back to the resolver, whose policy
     keeps them seconds or not at all. The memo is dropped whole every
@@ -91,11 +91,13 @@ def mirror_presence(
     include_source: bool = False,
 ) -> dict[str, PresenceVerdict]:
     """What the mirrors answered for each image that no finding flags already."""
-    started = time.monotonic()
-    secrets = registry.secrets(review, timeout / 2)
-    scope = credential_scope(secrets)
     flagged = [finding.site for finding in validation.findings]
     wanted = {site.image for site in validation.sites if site.image} - {s.image for s in flagged}
+    if not wanted:
+        return {}  # and no pull secret is read
+    started = time.monotonic()
+    secrets = registry.secrets(review, timeout / 2)  # the memo's key: read once, used twice
+    scope = credential_scope(secrets)
     known = memo.known(index, scope, wanted)
     if len(known) == len(wanted):
         return known

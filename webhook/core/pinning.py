@@ -88,16 +88,9 @@ def _pin_plan(
 @lru_cache(maxsize=4096)  # a warm pin writes the same few images again and again
 def pinned_image(image: str, digest: str, keep_tag: bool = False) -> str:
     """`quay.io/org/app:1.4` → `quay.io/org/app@sha256:…` (or `…:1.4@sha256:…` with keep_tag)."""
-    name, written_tag = _name_and_tag(image)
-    tag = f":{written_tag or 'latest'}" if keep_tag else ""
-    return f"{name}{tag}@{digest}"
-
-
-@lru_cache(maxsize=4096)
-def _name_and_tag(image: str) -> tuple[str, str | None]:
-    """A warm pin writes the same names again and again; each is parsed once."""
     written = parse(image)
-    return written.name, written.tag
+    tag = f":{written.tag or 'latest'}" if keep_tag else ""
+    return f"{written.name}{tag}@{digest}"
 
 
 def _digest_pull_is_mirrored(reference: ImageReference, index: MirrorIndex) -> bool:
