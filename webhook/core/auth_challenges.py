@@ -1,8 +1,67 @@
-"""`WWW-Authenticate` parsing: which scheme a registry asks for, and the token realm."""
+"""`WWW-Authenticate` parsing, and what to send a registry host before it challenges again.
+
+A host's challenge hardly ever changes, so the client remembers per host the one it
+answered (`HostChallenge`: Basic, or Bearer with its realm and service) and `first_answer`
+says how the next lookup starts: with a cached token, with Basic at once, with a token
+fetched straight from the remembered realm, or anonymously (nothing known: the host must
+challenge first, so no credential goes where it was not asked for). containers/image does
+the same with the challenges of its one ping per client.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class HostChallenge:
+    """What a host asked for when it last challenged; for Bearer the token realm and
+    service, never the scope (that belongs to one repository, not to the host)."""
+
+    scheme: Literal["basic", "bearer"]
+    realm: str = ""
+    service: str = ""
+
+    def bearer_parameters(self) -> dict[str, str]:
+        """The Bearer challenge as if the host had just sent it for a new repository."""
+        return {"realm": self.realm, "service": self.service}
+
+
+class FirstAnswer(Enum):
+    """How a lookup starts, before the host says anything."""
+
+    CACHED_TOKEN = "the token cached for this host and repository"
+    BASIC = "basic credentials, as the host asked for them before"
+    TOKEN_FROM_REALM = "a token from the host's remembered realm"
+    ANONYMOUS = "no Authorization: the host has not challenged yet"
+
+
+def host_challenge(challenges: dict[str, dict[str, str]]) -> HostChallenge | None:
+    """The challenge a client answers (Bearer before Basic), in the form kept per host."""
+    if "bearer" in challenges:
+        bearer = challenges["bearer"]
+        return HostChallenge("bearer", bearer.get("realm", ""), bearer.get("service", ""))
+    if "basic" in challenges:
+        return HostChallenge("basic")
+    return None
+
+
+def first_answer(
+    remembered: HostChallenge | None, *, token_cached: bool, has_credentials: bool
+) -> FirstAnswer:
+    """A cached token wins; a remembered Bearer realm is asked for a token (anonymous
+    tokens too, as the host would ask anyway); Basic goes out only to a host that asked
+    for it and only when credentials cover the repository."""
+    if token_cached:
+        return FirstAnswer.CACHED_TOKEN
+    if remembered is None:
+        return FirstAnswer.ANONYMOUS
+    if remembered.scheme == "bearer":
+        return FirstAnswer.TOKEN_FROM_REALM
+    return FirstAnswer.BASIC if has_credentials else FirstAnswer.ANONYMOUS
 
 
 def parse_challenges(header: str) -> dict[str, dict[str, str]]:
