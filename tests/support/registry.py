@@ -236,7 +236,8 @@ class TokenServer:
 
     Valid basic credentials get a token for every action asked for; no credentials get
     a token with no access (as Docker Hub does); wrong ones get 401. `requests` counts the
-    calls, `issued` keeps every token so tests can look for leaks.
+    calls, `issued` keeps every token so tests can look for leaks; the next `failures`
+    calls get 503 (a token service that is down for a moment).
     """
 
     def __init__(
@@ -254,6 +255,7 @@ class TokenServer:
         self.expires_in = expires_in
         self.token_fields = tuple(token_fields)
         self.requests = 0
+        self.failures = 0
         self.issued: list[str] = []
         self._lock = threading.Lock()
         self._server = _ThreadedServer(_TokenHandler, tls, self)
@@ -310,9 +312,13 @@ class TokenServer:
             self.issued.append(token)
         return token
 
-    def count_request(self) -> None:
+    def count_request(self) -> bool:
+        """Counts a call; False when it is to fail (`failures`)."""
         with self._lock:
             self.requests += 1
+            failing = self.failures > 0
+            self.failures -= failing
+            return not failing
 
 
 def _signing_certificate(key: rsa.RSAPrivateKey) -> x509.Certificate:
@@ -336,7 +342,9 @@ class _TokenHandler(_QuietHandler):
 
     def do_GET(self) -> None:
         tokens: TokenServer = self.server.owner  # type: ignore[assignment]
-        tokens.count_request()
+        if not tokens.count_request():
+            self.answer(503, b'{"details": "token service unavailable"}')
+            return
         url = urllib.parse.urlsplit(self.path)
         if url.path != "/token":
             self.answer(404)
@@ -469,6 +477,12 @@ class RegistryServer:
         )
         assert response.status == 200, response.data
         return {"Authorization": f"Bearer {json.loads(response.data)['token']}"}
+
+    def change_passwords(self, users: Mapping[str, str]) -> None:
+        """Rewrites the htpasswd file; Distribution reads it again once it has changed."""
+        assert self.auth == "htpasswd", "only an htpasswd registry has passwords to change"
+        self.users = dict(users)
+        self._htpasswd()
 
     def _answers(self) -> bool:
         try:

@@ -9,7 +9,11 @@ waits, so the client
   platform's, so a pinned image still runs on every architecture;
 - starts anonymously and answers the registry's `WWW-Authenticate` challenge (Basic, or a
   Bearer token from the realm, cached per host and scope until shortly before it expires),
-  as the distribution spec's token flow and containers/image do;
+  as the distribution spec's token flow and containers/image do; and remembers per host
+  what it answered, so later lookups send Basic at once (one round trip) or fetch a new
+  repository's token straight from the remembered realm (two), never anything to a host
+  before it has challenged; what stops working is forgotten, and the lookup starts over
+  once from the host's new challenge;
 - never follows a redirect for a manifest (it would carry `Authorization` to another host,
   and a manifest's digest is the answer of the registry we were told to ask);
 - never retries and never raises for a registry or network fault: the resolver owns the
@@ -17,8 +21,9 @@ waits, so the client
   one-line detail that never holds a credential or a token.
 
 Specs: https://github.com/opencontainers/distribution-spec/blob/main/spec.md and
-https://distribution.github.io/distribution/spec/auth/token/ . Credentials and the token
-cache live in `registry_tokens`, the naming of faults in `registry_faults`.
+https://distribution.github.io/distribution/spec/auth/token/ . Credentials, the token
+cache and the per-host memory live in `registry_tokens`, the naming of faults in
+`registry_faults`.
 """
 
 from __future__ import annotations
@@ -42,12 +47,18 @@ from webhook.adapters.registry_faults import network_fault, refusal, shorten
 from webhook.adapters.registry_tokens import (
     HEADER_VALUE_RE,
     MAX_TOKEN_BYTES,
+    ChallengeMemory,
     Credential,
     TokenCache,
     basic_authorization,
     parse_token,
 )
-from webhook.core.auth_challenges import parse_challenges
+from webhook.core.auth_challenges import (
+    FirstAnswer,
+    first_answer,
+    host_challenge,
+    parse_challenges,
+)
 from webhook.core.image_reference import parse
 from webhook.core.lookups import Lookup, LookupOutcome
 from webhook.core.proxy_settings import proxy_settings
@@ -119,6 +130,7 @@ class RegistryClient:
         self._ca_bundle = ca_bundle
         self._timeout = timeout
         self._tokens = TokenCache(clock)
+        self._challenges = ChallengeMemory()
         pools: dict[str, Any] = {
             "num_pools": 32,  # hosts whose connections are kept: mirrors plus token services
             "maxsize": pool_maxsize,
@@ -189,19 +201,20 @@ class RegistryClient:
         bundle = str(self._ca_bundle) if self._ca_bundle else "system"
         return (
             f"RegistryClient(credentials={self._credentials!r}, ca_bundle={bundle!r}, "
-            f"timeout={self._timeout:g}, tokens={self._tokens!r})"
+            f"timeout={self._timeout:g}, tokens={self._tokens!r}, hosts={self._challenges!r})"
         )
 
     def _lookup(self, target: _Target, deadline: float) -> Lookup:
-        key = (target.host.lower(), target.scope)
-        cached = self._tokens.get(key)
-        authorization = cached
+        authorization = self._first_authorization(target, deadline)
         response = self._request(
             "HEAD", target.url, _headers(authorization), deadline, insecure=target.insecure
         )
         if response.status == 401:
-            if cached:
-                self._tokens.discard(key)  # revoked or expired early: ask for a new one
+            if authorization is not None:
+                # Revoked, expired early, or the host changed how it authenticates: forget
+                # what was sent and answer its new challenge instead, once.
+                self._tokens.discard((target.host.lower(), target.scope))
+                self._challenges.forget(target.host.lower())
             answer = self._answer_challenge(
                 target, response.headers.get("WWW-Authenticate", ""), deadline
             )
@@ -272,26 +285,64 @@ class RegistryClient:
         detail = f"HTTP 200 from {target.host} (digest of the manifest body)"
         return _checked(target, digest, str(media_type), detail)
 
+    def _first_authorization(self, target: _Target, deadline: float) -> Credential | None:
+        """What the first request carries, from what the host asked for before. A
+        remembered realm that fails is forgotten: the host is then asked anonymously, as
+        on the first lookup (unless the realm's fault used up the time)."""
+        host = target.host.lower()
+        cached = self._tokens.get((host, target.scope))
+        remembered = self._challenges.get(host)
+        credentials = self._credentials_for(target)
+        step = first_answer(
+            remembered, token_cached=cached is not None, has_credentials=credentials is not None
+        )
+        if step is FirstAnswer.CACHED_TOKEN:
+            return cached
+        if step is FirstAnswer.BASIC and credentials is not None:
+            return _basic(credentials)
+        if step is not FirstAnswer.TOKEN_FROM_REALM or remembered is None:
+            return None
+        try:
+            answer = self._bearer(target, remembered.bearer_parameters(), credentials, deadline)
+        except _ServerFaultError:
+            self._challenges.forget(host)
+            if time.monotonic() >= deadline:
+                raise
+            return None
+        if isinstance(answer, Lookup):
+            self._challenges.forget(host)
+            return None
+        return answer
+
+    def _credentials_for(self, target: _Target) -> tuple[str, str] | None:
+        return self._credentials.credentials_for(target.name) if self._credentials else None
+
     def _answer_challenge(
         self, target: _Target, header: str, deadline: float
     ) -> Credential | Lookup:
-        """The `Authorization` value that answers a 401, or why there is none."""
+        """The `Authorization` value that answers a 401, or why there is none; a
+        challenge answered is remembered for the host."""
         challenges = parse_challenges(header)
-        credentials = self._credentials.credentials_for(target.name) if self._credentials else None
-        if "bearer" in challenges:
-            return self._bearer(target, challenges["bearer"], credentials, deadline)
-        if "basic" in challenges:
-            if credentials is None:
-                return target.answer(
-                    LookupOutcome.UNAUTHORIZED,
-                    f"HTTP 401 from {target.host}: it asks for basic authentication and "
-                    f"no credentials cover {target.name}",
-                )
-            return Credential(basic_authorization(credentials), "basic credentials")
-        return target.answer(
-            LookupOutcome.UNAUTHORIZED,
-            f"HTTP 401 from {target.host} without a usable WWW-Authenticate challenge",
-        )
+        chosen = host_challenge(challenges)
+        credentials = self._credentials_for(target)
+        if chosen is None:
+            return target.answer(
+                LookupOutcome.UNAUTHORIZED,
+                f"HTTP 401 from {target.host} without a usable WWW-Authenticate challenge",
+            )
+        if chosen.scheme == "bearer":
+            answer = self._bearer(target, challenges["bearer"], credentials, deadline)
+        elif credentials is None:
+            return target.answer(
+                LookupOutcome.UNAUTHORIZED,
+                f"HTTP 401 from {target.host}: it asks for basic authentication and "
+                f"no credentials cover {target.name}",
+            )
+        else:
+            answer = _basic(credentials)
+        if isinstance(answer, Credential):
+            self._challenges.remember(target.host.lower(), chosen)
+        return answer
 
     def _bearer(
         self,
@@ -453,6 +504,10 @@ def _headers(authorization: Credential | None) -> dict[str, str]:
     if authorization is not None:
         headers["Authorization"] = authorization.header
     return headers
+
+
+def _basic(credentials: tuple[str, str]) -> Credential:
+    return Credential(basic_authorization(credentials), "basic credentials")
 
 
 def _checked(target: _Target, digest: str, media_type: str | None, detail: str) -> Lookup:

@@ -1,5 +1,7 @@
 """Registry credentials as the client sends them: Basic from a pull secret, Bearer tokens
-from a token service, cached per (host, scope) until shortly before they expire.
+from a token service, cached per (host, scope) until shortly before they expire; and
+per host the challenge it last asked us to answer (`ChallengeMemory`), so a later lookup
+answers it at once instead of being refused anonymously first.
 
 Spec: https://distribution.github.io/distribution/spec/auth/token/ . A credential's header
 value is never part of its repr, so a logged object cannot leak it.
@@ -14,10 +16,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from webhook.core.auth_challenges import HostChallenge
+
 MAX_TOKEN_BYTES = 1024 * 1024
 DEFAULT_TOKEN_SECONDS = 60.0  # the token spec's default when `expires_in` is absent
 TOKEN_MARGIN_SECONDS = 10.0  # a token must outlive the request it is sent with
 MAX_CACHED_TOKENS = 1024
+MAX_REMEMBERED_HOSTS = 1024
 
 HEADER_VALUE_RE = re.compile(r"[\x21-\x7e]+", re.ASCII)
 """Printable, no spaces: what may go into a header value (a token) or a realm URL."""
@@ -69,6 +74,36 @@ class TokenCache:
 
     def __repr__(self) -> str:
         return f"<token cache: {len(self._entries)} tokens>"
+
+
+class ChallengeMemory:
+    """The challenge each host (lower-case host:port, as token keys) last asked us to
+    answer. Holds no secret: a scheme, and a Bearer realm and service."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hosts: dict[str, HostChallenge] = {}
+
+    def get(self, host: str) -> HostChallenge | None:
+        with self._lock:
+            return self._hosts.get(host)
+
+    def remember(self, host: str, challenge: HostChallenge) -> None:
+        with self._lock:
+            self._hosts.pop(host, None)
+            if len(self._hosts) >= MAX_REMEMBERED_HOSTS:
+                del self._hosts[next(iter(self._hosts))]  # the oldest insertion
+            self._hosts[host] = challenge
+
+    def forget(self, host: str) -> None:
+        with self._lock:
+            self._hosts.pop(host, None)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+    def __repr__(self) -> str:
+        return f"<challenge memory: {len(self._hosts)} hosts>"
 
 
 def basic_authorization(credentials: tuple[str, str]) -> str:
