@@ -9,12 +9,11 @@ queue is gevent's, so waiting for records yields too.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import logging.handlers
 import queue
 from typing import Any
-
-import orjson
 
 from webhook.core.log_events import LogEvent
 
@@ -37,7 +36,7 @@ class JsonLogFormatter(logging.Formatter):
             entry["message"] = record.getMessage()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return json.dumps(entry)  # spaced as the chart's NOTES grep for '"event": "findings"'
 
 
 class _DeferredQueueHandler(logging.handlers.QueueHandler):
