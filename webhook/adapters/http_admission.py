@@ -13,6 +13,7 @@ with Flask.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from werkzeug.wsgi import get_input_stream
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("idms_guard.admission")
 
 Handler = Callable[[bytes], tuple[int, Any]]
 """The request body → (HTTP status, JSON-serializable answer)."""
@@ -59,8 +62,13 @@ class AdmissionRoutes:
             return _answer(start_response, 413, error_json(too_large(self._max_body_bytes)))
         except HTTPException as error:  # e.g. the client sent less than Content-Length
             return _answer(start_response, error.code or 400, error_json(error.description or ""))
-        status, answer = handler(body)
-        return _answer(start_response, status, orjson.dumps(answer))
+        try:
+            status, answer = handler(body)
+            payload = orjson.dumps(answer)
+        except Exception:  # a bug: logged with its traceback, answered as Flask would
+            log.exception("internal error answering %s", path)
+            status, payload = 500, error_json("internal error; see the webhook's log")
+        return _answer(start_response, status, payload)
 
     def _body(self, environ: WSGIEnvironment) -> bytes:
         """One byte more than allowed is read, so that a chunked body (no Content-Length:
