@@ -29,7 +29,7 @@ from tests.support.registry import (
 )
 from webhook.adapters.registry import DockerConfig, RegistryClient
 
-LOGGERS_WATCHED = ("webhook.adapters.registry", "urllib3")
+LOGGERS_WATCHED = ("webhook.adapters.registry", "webhook.adapters.registry_auth", "urllib3")
 """Where a credential could leak into logs: our client, and the library under it."""
 
 

@@ -9,21 +9,17 @@ waits, so the client
   platform's, so a pinned image still runs on every architecture;
 - starts anonymously and answers the registry's `WWW-Authenticate` challenge (Basic, or a
   Bearer token from the realm, cached per host and scope until shortly before it expires),
-  as the distribution spec's token flow and containers/image do; and remembers per host
-  what it answered, so later lookups send Basic at once (one round trip) or fetch a new
-  repository's token straight from the remembered realm (two), never anything to a host
-  before it has challenged; what stops working is forgotten, and the lookup starts over
-  once from the host's new challenge;
+  and remembers per host what it answered, so later lookups send Basic at once or fetch a
+  new repository's token straight from the remembered realm (`registry_auth`);
 - never follows a redirect for a manifest (it would carry `Authorization` to another host,
   and a manifest's digest is the answer of the registry we were told to ask);
 - never retries and never raises for a registry or network fault: the resolver owns the
   deadline and the fallbacks, so every fault becomes a `Lookup` with a named outcome and a
   one-line detail that never holds a credential or a token.
 
-Specs: https://github.com/opencontainers/distribution-spec/blob/main/spec.md and
-https://distribution.github.io/distribution/spec/auth/token/ . Credentials, the token
-cache and the per-host memory live in `registry_tokens`, the naming of faults in
-`registry_faults`.
+Spec: https://github.com/opencontainers/distribution-spec/blob/main/spec.md .
+Authentication lives in `registry_auth` (tokens and the per-host memory in
+`registry_tokens`), the naming of faults and bounded reads in `registry_faults`.
 """
 
 from __future__ import annotations
@@ -38,27 +34,23 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from webhook.adapters.registry_faults import network_fault, refusal, shorten
-from webhook.adapters.registry_tokens import (
-    HEADER_VALUE_RE,
-    MAX_TOKEN_BYTES,
-    ChallengeMemory,
-    Credential,
-    TokenCache,
-    basic_authorization,
-    parse_token,
+from webhook.adapters.registry_auth import USER_AGENT, Authenticator
+from webhook.adapters.registry_faults import (
+    DeadlineExceededError,
+    ServerFaultError,
+    network_fault,
+    read_limited,
+    refusal,
+    release,
+    shorten,
 )
-from webhook.core.auth_challenges import (
-    FirstAnswer,
-    first_answer,
-    host_challenge,
-    parse_challenges,
-)
+from webhook.adapters.registry_tokens import Credential
+from webhook.core.auth_challenges import parse_challenges
 from webhook.core.image_reference import parse
 from webhook.core.lookups import Lookup, LookupOutcome
 from webhook.core.proxy_settings import proxy_settings
@@ -85,7 +77,6 @@ ACCEPTED_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MA
 """Indexes first: a registry that can answer with the list must not pick one platform."""
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what containers/image accepts for a manifest
-USER_AGENT = "idms-guard"
 
 _SHA256_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
 _DOCKER_HUB_API = "registry-1.docker.io"  # docker.io itself serves no /v2/ API
@@ -129,8 +120,7 @@ class RegistryClient:
         self._credentials = credentials
         self._ca_bundle = ca_bundle
         self._timeout = timeout
-        self._tokens = TokenCache(clock)
-        self._challenges = ChallengeMemory()
+        self._auth = Authenticator(credentials, clock, self._request)
         pools: dict[str, Any] = {
             "num_pools": 32,  # hosts whose connections are kept: mirrors plus token services
             "maxsize": pool_maxsize,
@@ -174,11 +164,11 @@ class RegistryClient:
                     raise
                 target.scheme = "http"  # an insecure registry may speak plain HTTP only
                 lookup = self._lookup(target, deadline)
-        except _DeadlineExceededError:
+        except DeadlineExceededError:
             lookup = target.answer(
                 LookupOutcome.TIMEOUT, f"no answer from {target.host} within {budget:g} s"
             )
-        except _ServerFaultError as fault:
+        except ServerFaultError as fault:
             lookup = target.answer(*network_fault(fault.error, budget, fault.server))
         except (HTTPError, OSError) as error:
             lookup = target.answer(*network_fault(error, budget, target.host))
@@ -201,21 +191,18 @@ class RegistryClient:
         bundle = str(self._ca_bundle) if self._ca_bundle else "system"
         return (
             f"RegistryClient(credentials={self._credentials!r}, ca_bundle={bundle!r}, "
-            f"timeout={self._timeout:g}, tokens={self._tokens!r}, hosts={self._challenges!r})"
+            f"timeout={self._timeout:g}, {self._auth!r})"
         )
 
     def _lookup(self, target: _Target, deadline: float) -> Lookup:
-        authorization = self._first_authorization(target, deadline)
+        authorization = self._auth.first(target, deadline)
         response = self._request(
             "HEAD", target.url, _headers(authorization), deadline, insecure=target.insecure
         )
         if response.status == 401:
             if authorization is not None:
-                # Revoked, expired early, or the host changed how it authenticates: forget
-                # what was sent and answer its new challenge instead, once.
-                self._tokens.discard((target.host.lower(), target.scope))
-                self._challenges.forget(target.host.lower())
-            answer = self._answer_challenge(
+                self._auth.refused(target)  # its new challenge is answered instead, once
+            answer = self._auth.answer(
                 target, response.headers.get("WWW-Authenticate", ""), deadline
             )
             if isinstance(answer, Lookup):
@@ -247,15 +234,15 @@ class RegistryClient:
         )
         try:
             if response.status != 200:
-                error_body = _read(response, 64 * 1024, deadline) or b""
+                error_body = read_limited(response, 64 * 1024, deadline) or b""
                 if response.status != 404 and _is_unknown_manifest(error_body):
                     return target.answer(
                         LookupOutcome.NOT_FOUND, f"HTTP {response.status} from {target.host}"
                     )
                 return _refused(target, response.status, authorization)
-            body = _read(response, MAX_MANIFEST_BYTES, deadline)
+            body = read_limited(response, MAX_MANIFEST_BYTES, deadline)
         finally:
-            _release(response)
+            release(response)
         if body is None:
             return target.answer(
                 LookupOutcome.BAD_ANSWER,
@@ -285,126 +272,6 @@ class RegistryClient:
         detail = f"HTTP 200 from {target.host} (digest of the manifest body)"
         return _checked(target, digest, str(media_type), detail)
 
-    def _first_authorization(self, target: _Target, deadline: float) -> Credential | None:
-        """What the first request carries, from what the host asked for before. A
-        remembered realm that fails is forgotten: the host is then asked anonymously, as
-        on the first lookup (unless the realm's fault used up the time)."""
-        host = target.host.lower()
-        cached = self._tokens.get((host, target.scope))
-        remembered = self._challenges.get(host)
-        credentials = self._credentials_for(target)
-        step = first_answer(
-            remembered, token_cached=cached is not None, has_credentials=credentials is not None
-        )
-        if step is FirstAnswer.CACHED_TOKEN:
-            return cached
-        if step is FirstAnswer.BASIC and credentials is not None:
-            return _basic(credentials)
-        if step is not FirstAnswer.TOKEN_FROM_REALM or remembered is None:
-            return None
-        try:
-            answer = self._bearer(target, remembered.bearer_parameters(), credentials, deadline)
-        except _ServerFaultError:
-            self._challenges.forget(host)
-            if time.monotonic() >= deadline:
-                raise
-            return None
-        if isinstance(answer, Lookup):
-            self._challenges.forget(host)
-            return None
-        return answer
-
-    def _credentials_for(self, target: _Target) -> tuple[str, str] | None:
-        return self._credentials.credentials_for(target.name) if self._credentials else None
-
-    def _answer_challenge(
-        self, target: _Target, header: str, deadline: float
-    ) -> Credential | Lookup:
-        """The `Authorization` value that answers a 401, or why there is none; a
-        challenge answered is remembered for the host."""
-        challenges = parse_challenges(header)
-        chosen = host_challenge(challenges)
-        credentials = self._credentials_for(target)
-        if chosen is None:
-            return target.answer(
-                LookupOutcome.UNAUTHORIZED,
-                f"HTTP 401 from {target.host} without a usable WWW-Authenticate challenge",
-            )
-        if chosen.scheme == "bearer":
-            answer = self._bearer(target, challenges["bearer"], credentials, deadline)
-        elif credentials is None:
-            return target.answer(
-                LookupOutcome.UNAUTHORIZED,
-                f"HTTP 401 from {target.host}: it asks for basic authentication and "
-                f"no credentials cover {target.name}",
-            )
-        else:
-            answer = _basic(credentials)
-        if isinstance(answer, Credential):
-            self._challenges.remember(target.host.lower(), chosen)
-        return answer
-
-    def _bearer(
-        self,
-        target: _Target,
-        challenge: Mapping[str, str],
-        credentials: tuple[str, str] | None,
-        deadline: float,
-    ) -> Credential | Lookup:
-        realm = challenge.get("realm", "")
-        try:
-            parts = urlsplit(realm)
-            service = f"token service {parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        except ValueError:
-            parts, service = urlsplit(""), "token service"
-        if parts.scheme != "https" or not parts.hostname or not HEADER_VALUE_RE.fullmatch(realm):
-            # A plain-http realm would carry the pull secret in clear; refuse it, and any
-            # realm that http.client would refuse with an exception of its own.
-            return target.answer(
-                LookupOutcome.BAD_ANSWER,
-                f"{target.host} names a token realm that is not a plain https URL",
-            )
-        query = urlencode(
-            [
-                (name, value)
-                for name, value in (
-                    ("service", challenge.get("service")),
-                    ("scope", challenge.get("scope") or target.scope),
-                )
-                if value
-            ]
-        )
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        if credentials is not None:
-            headers["Authorization"] = basic_authorization(credentials)
-        try:
-            url = f"{realm}{'&' if parts.query else '?'}{query}"
-            response = self._request("GET", url, headers, deadline, True, target.insecure)
-            try:
-                ok = response.status == 200
-                body = _read(response, MAX_TOKEN_BYTES, deadline) if ok else None
-            finally:
-                _release(response)
-        except (HTTPError, OSError) as error:
-            raise _ServerFaultError(service, error) from None
-        if response.status in (401, 403):
-            asked = "the credentials" if credentials else "an anonymous request"
-            return target.answer(
-                LookupOutcome.UNAUTHORIZED,
-                f"HTTP {response.status} from {service}: it refused {asked} for {target.host}",
-            )
-        token = parse_token(body) if body is not None else None
-        if token is None:
-            detail = (
-                f"HTTP {response.status} from {service}" if not ok else f"{service} sent no token"
-            )
-            return target.answer(LookupOutcome.BAD_ANSWER, detail)
-        log.debug("bearer token for %s %s from %s", target.host, target.scope, service)
-        shown = "a bearer token" if credentials else "an anonymous bearer token"
-        credential = Credential(f"Bearer {token[0]}", shown)
-        self._tokens.put((target.host.lower(), target.scope), credential, token[1])
-        return credential
-
     def _request(
         self,
         method: str,
@@ -416,7 +283,7 @@ class RegistryClient:
     ) -> urllib3.BaseHTTPResponse:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _DeadlineExceededError
+            raise DeadlineExceededError
         pool, proxied = (
             (self._unverified_pool, self._unverified_proxied)
             if insecure
@@ -434,19 +301,6 @@ class RegistryClient:
             redirect=False,
             preload_content=not stream,
         )
-
-
-class _DeadlineExceededError(Exception):
-    """The lookup's time ran out between two requests or while reading a body."""
-
-
-class _ServerFaultError(Exception):
-    """A network fault at a server other than the registry (the token service)."""
-
-    def __init__(self, server: str, error: HTTPError | OSError) -> None:
-        super().__init__(server)
-        self.server = server
-        self.error = error
 
 
 class _Target:
@@ -506,10 +360,6 @@ def _headers(authorization: Credential | None) -> dict[str, str]:
     return headers
 
 
-def _basic(credentials: tuple[str, str]) -> Credential:
-    return Credential(basic_authorization(credentials), "basic credentials")
-
-
 def _checked(target: _Target, digest: str, media_type: str | None, detail: str) -> Lookup:
     if target.digest is not None and digest != target.digest:
         return target.answer(
@@ -552,33 +402,6 @@ def _is_unknown_manifest(body: bytes) -> bool:
     errors = document.get("errors") if isinstance(document, dict) else None
     codes = {error.get("code") for error in errors or [] if isinstance(error, dict)}
     return bool(codes & {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"})
-
-
-def _read(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes | None:
-    """At most `limit` bytes of the body (None if it is longer), within the deadline."""
-    length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        if time.monotonic() >= deadline:
-            raise _DeadlineExceededError
-        chunk = response.read(64 * 1024)
-        if not chunk:
-            return b"".join(chunks)
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-
-
-def _release(response: urllib3.BaseHTTPResponse) -> None:
-    # A body read to its end has already given the connection back to the pool; one left
-    # unread cannot carry the next request, so it is closed before its slot is returned.
-    if response.connection is not None:
-        response.close()
-        response.release_conn()
 
 
 def _unverified_context() -> ssl.SSLContext:

@@ -2,15 +2,19 @@
 
 urllib3 wraps the fault that matters (a certificate that does not verify, a refused
 connection, a name that does not resolve) in its own exceptions, in `args` and in
-`__cause__`; these helpers dig it out and name the server, never a credential.
+`__cause__`; these helpers dig it out and name the server, never a credential. Bodies are
+read here too, bounded in size and time, so a slow or endless answer is a fault as well.
 """
 
 from __future__ import annotations
 
 import ssl
+import time
 from typing import TypeVar
 
+import urllib3
 from urllib3.exceptions import (
+    HTTPError,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
@@ -22,6 +26,46 @@ from webhook.core.lookups import LookupOutcome
 
 Fault = tuple[LookupOutcome, str]
 """(outcome, one-line detail) of a lookup that failed."""
+
+
+class DeadlineExceededError(Exception):
+    """The lookup's time ran out between two requests or while reading a body."""
+
+
+class ServerFaultError(Exception):
+    """A network fault at a server other than the registry (the token service)."""
+
+    def __init__(self, server: str, error: HTTPError | OSError) -> None:
+        super().__init__(server)
+        self.server = server
+        self.error = error
+
+
+def read_limited(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes | None:
+    """At most `limit` bytes of the body (None if it is longer), within the deadline."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        if time.monotonic() >= deadline:
+            raise DeadlineExceededError
+        chunk = response.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+
+
+def release(response: urllib3.BaseHTTPResponse) -> None:
+    """Gives the connection back. A body read to its end already has; one left unread
+    cannot carry the next request, so it is closed before its slot is returned."""
+    if response.connection is not None:
+        response.close()
+        response.release_conn()
 
 
 def network_fault(error: BaseException, budget: float, server: str) -> Fault:
