@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import cast
 
 from cachetools import TLRUCache
 
@@ -75,13 +76,14 @@ class TagResolver:
         # The cache's timer, entered, reads the clock once for all these reads.
         with self._lock, self._answers.timer:
             known = [self._from_cache(image, specs, scope) for image, specs in images]
+        missing = [number for number, answer in enumerate(known) if answer is None]
+        if not missing:
+            return cast(list[Resolution], known)
         futures = {
-            number: self._walkers.submit(self._first_found, image, specs, deadline, scope)
-            for number, (image, specs) in enumerate(images)
-            if known[number] is None
+            number: self._walkers.submit(self._first_found, *images[number], deadline, scope)
+            for number in missing
         }
-        if futures:
-            wait(futures.values(), timeout=max(0.0, deadline - self._clock()))
+        wait(futures.values(), timeout=max(0.0, deadline - self._clock()))
         results = []
         for number, (image, _) in enumerate(images):
             answer, future = known[number], futures.get(number)

@@ -9,7 +9,7 @@ suffix of its host), so a lookup costs the length of the name, not the number of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -114,7 +114,7 @@ class MirrorIndex:
         """How findings name the rules: objects, or the node's files."""
         self.signature_policy = signature_policy
         self._plans: dict[str, ImagePlan] = {}
-        self._derived: dict[tuple[str, ...], object] = {}
+        self._derived: dict[tuple[Hashable, ...], object] = {}
         self.findings: dict[tuple[str, object, str | None], object] = {}
         """The policy's per-image verdicts on this index (core/policy.py keeps it bounded)."""
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
@@ -268,13 +268,17 @@ class MirrorIndex:
                 self._plans[image] = plan
         return plan
 
-    def derived(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
-        """A value other modules derive from this index and an image (`key` names both),
-        memoized like `explain`: the index never changes, so neither does the value."""
+    def derived(
+        self, key: tuple[Hashable, ...], compute: Callable[..., T], *arguments: object
+    ) -> T:
+        """A value other modules derive from this index and an image (`key` names both,
+        and any settings it depends on), memoized like `explain`: the index never changes,
+        so neither does the value. `compute(*arguments)` makes it on a miss (arguments, not
+        a closure: a hit then allocates nothing)."""
         if key in self._derived:
             return cast(T, self._derived[key])
-        value = compute()
-        if sum(map(len, key)) <= INPUT_LENGTH_MAX + 64:
+        value = compute(*arguments)
+        if sum(len(part) for part in key if isinstance(part, str)) <= INPUT_LENGTH_MAX + 64:
             if len(self._derived) >= PLAN_MEMO_MAX:
                 self._derived.clear()
             self._derived[key] = value

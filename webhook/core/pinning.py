@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 from webhook.core.image_reference import ImageReference, parse, runtime_image
 from webhook.core.lookups import Lookups, Resolution
@@ -45,7 +45,7 @@ def pin_plan(site: ImageSite, index: MirrorIndex, include_source: bool = False) 
         return None
     image = site.image
     key = ("pin plan", image, "with source" if include_source else "")
-    plan = index.derived(key, lambda: _pin_plan(site, image, index, include_source))
+    plan = index.derived(key, _pin_plan, site, image, index, include_source)
     if plan is None or plan.site is site:
         return plan
     return PinPlan(site, plan.image, plan.reference, plan.lookup_specs, plan.unpinnable)
@@ -56,12 +56,15 @@ def unexempt_pin_plan(
 ) -> PinPlan | None:
     """`pin_plan`, unless the image is exempt by its name as written or as the node reads
     it (`docker.io/nginx` is `docker.io/library/nginx`), as the validating side judges."""
-    if site.image is None or image_exempt(site.image, settings):
-        return None
     plan = pin_plan(site, index, include_source)
-    if plan is None or image_exempt(str(plan.reference), settings):
+    if plan is None:
         return None
-    return plan
+    key = ("pin exempt", plan.image, settings.exempt_images)  # cheaper to hash than settings
+    return None if index.derived(key, _exempt, plan, settings) else plan
+
+
+def _exempt(plan: PinPlan, settings: PolicySettings) -> bool:
+    return image_exempt(plan.image, settings) or image_exempt(str(plan.reference), settings)
 
 
 def _pin_plan(
@@ -113,9 +116,9 @@ def digest_checks(
         if resolution is None or not resolution.digest or not resolution.attempts:
             continue
         found_at = resolution.attempts[-1].pull_spec
-        mirrors = index.derived(  # memoized whole: a warm pin asks the same every time
-            ("digest check", plan.image, found_at, resolution.digest),
-            partial(_unchecked_mirrors, plan.reference, found_at, resolution.digest, index),
+        key = ("digest check", plan.image, found_at, resolution.digest)  # a warm pin repeats it
+        mirrors = index.derived(
+            key, _unchecked_mirrors, plan.reference, found_at, resolution.digest, index
         )
         if mirrors:
             checks.append((plan.image, mirrors))

@@ -78,7 +78,7 @@ def presence_question(
     named directly on a mirror location, and the source only when `include_source` and
     it is not blocked (as for pinning; the pod spec never chooses a host)."""
     key = ("presence", image, "source" if include_source else "")
-    return index.derived(key, lambda: _question(image, index, include_source))
+    return index.derived(key, _question, image, index, include_source)
 
 
 def _question(image: str, index: MirrorIndex, include_source: bool) -> PresenceQuestion | None:
