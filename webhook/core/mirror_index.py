@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # mirror_sets builds the Image/cluster tables with this index
     from webhook.core.mirror_sets import MirrorSetConfig
 
 PLAN_MEMO_MAX = 4096
+_NOT_DERIVED = object()
 T = TypeVar("T")
 
 
@@ -115,8 +116,6 @@ class MirrorIndex:
         self.signature_policy = signature_policy
         self._plans: dict[str, ImagePlan] = {}
         self._derived: dict[tuple[Hashable, ...], object] = {}
-        self.findings: dict[tuple[str, object, str | None], object] = {}
-        """The policy's per-image verdicts on this index (core/policy.py keeps it bounded)."""
         self._exact = {t.prefix: t for t in self.tables if not t.wildcard}
         self._wildcard = {t.prefix[1:]: t for t in self.tables if t.wildcard}
         # Where the mirror sets say images are served: the cluster reaches these by design.
@@ -275,8 +274,9 @@ class MirrorIndex:
         and any settings it depends on), memoized like `explain`: the index never changes,
         so neither does the value. `compute(*arguments)` makes it on a miss (arguments, not
         a closure: a hit then allocates nothing)."""
-        if key in self._derived:
-            return cast(T, self._derived[key])
+        value = self._derived.get(key, _NOT_DERIVED)  # one hash of the key, not two
+        if value is not _NOT_DERIVED:
+            return cast(T, value)
         value = compute(*arguments)
         if sum(len(part) for part in key if isinstance(part, str)) <= INPUT_LENGTH_MAX + 64:
             if len(self._derived) >= PLAN_MEMO_MAX:

@@ -116,23 +116,16 @@ def image_finding(
     """The finding for one image, or None when the node would pull it through a mirror
     (and, when `presence` says what its mirrors answered, one of them holds it).
 
-    Memoized per index (so per mirror-set generation) and settings: the containers of a
-    Deployment's pods come back with the same images, and a repeated image then costs a
-    dictionary lookup. The memo is dropped whole when full, as the index's plans are.
+    Memoized per index (so per mirror-set generation) and settings (`MirrorIndex.derived`):
+    the containers of a Deployment's pods come back with the same images, and a repeated
+    image then costs a dictionary lookup.
     `presence` is the registries' answer for this request, so it is applied after."""
     if site.image is None or not site.image.strip():
         # Workload templates may leave `image` empty or " " for a controller to fill in
         # (OpenShift image-change triggers); a Pod cannot get past the API server so.
         return None
-    memo = index.findings
-    key = (site.image, settings, digest)
-    known = memo.get(key, _UNKNOWN)
-    if known is _UNKNOWN:
-        known = _image_finding(site, index, settings, digest)
-        if len(site.image) <= IMAGE_SHOWN_MAX:
-            if len(memo) >= FINDING_MEMO_MAX:
-                memo.clear()
-            memo[key] = known
+    key = ("finding", site.image, settings, digest)
+    known = index.derived(key, _image_finding, site, index, settings, digest)
     if known is _SERVED:
         if presence is not None and presence.presence is Presence.ABSENT:
             return not_in_mirror(site, presence)
@@ -142,10 +135,8 @@ def image_finding(
     return Finding(site, known.reason, known.problem, known.fix, known.hint, known.digest)
 
 
-_UNKNOWN = object()
 _SERVED = object()
 """A verdict: the node pulls the image through a mirror (a present mirror, if asked)."""
-FINDING_MEMO_MAX = 4096
 
 
 def _image_finding(
