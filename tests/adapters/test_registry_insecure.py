@@ -15,6 +15,7 @@ from webhook.adapters.registry import LookupOutcome, RegistryClient
 from webhook.core.image_reference import parse_normalized
 from webhook.core.mirror_index import MirrorIndex
 from webhook.core.mirror_sets import load_mirror_sets
+from webhook.core.node_registries import NodeFile, read_node_registries
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,23 @@ def test_an_insecure_scope_skips_certificate_verification(
     spec = f"{anonymous_registry.host}/team/app:v1"
     with client(index_with_insecure(anonymous_registry.host)) as insecure:
         lookup = insecure.manifest_digest(spec)
+    assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, pushed)
+
+
+def test_a_mirror_insecure_on_its_own_entry_skips_certificate_verification(
+    anonymous_registry: RegistryServer,
+) -> None:
+    """A node's registries.conf with `insecure = true` on the `[[registry.mirror]]` entry
+    only (no table for the mirror's host): CRI-O skips TLS checks there, and so must we."""
+    pushed = push_image(anonymous_registry, "entry/app", "v1", layer_bytes=b"insecure-entry")
+    conf = (
+        '[[registry]]\nlocation = "quay.io/entry"\n\n[[registry.mirror]]\n'
+        f'location = "{anonymous_registry.host}/entry"\ninsecure = true\n'
+    )
+    registries = read_node_registries([NodeFile("registries.conf", conf)])
+    index = MirrorIndex(registries.tables, registries.search_registries)
+    with client(index) as insecure:
+        lookup = insecure.manifest_digest(f"{anonymous_registry.host}/entry/app:v1")
     assert (lookup.outcome, lookup.digest) == (LookupOutcome.FOUND, pushed)
 
 

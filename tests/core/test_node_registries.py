@@ -386,3 +386,29 @@ def test_the_source_attempt_follows_the_matched_tables_insecure() -> None:
         '[[registry]]\nprefix = "example.com/foo"\nlocation = "internal.local/bar"\ninsecure = true'
     )
     assert insecure_flags("example.com/foo/app:1", conf) == [True]
+
+
+INSECURE_MIRROR_ENTRY = """
+[[registry]]
+location = "quay.io/acme"
+
+[[registry.mirror]]
+location = "mirror.local:5000/acme"
+insecure = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "insecure"),
+    [
+        ("mirror.local:5000/acme/app", True),  # the attempt uses the mirror entry's flag
+        ("mirror.local:5000/acme", True),
+        ("mirror.local:5000/acmeother/app", False),  # a path boundary, not a string prefix
+        ("mirror.local:5000/other/app", False),
+        ("quay.io/acme/app", False),  # the source's own table is not insecure
+    ],
+)
+def test_a_mirror_entry_marked_insecure_makes_its_location_insecure(
+    name: str, insecure: bool
+) -> None:
+    assert index_of(node(INSECURE_MIRROR_ENTRY)).insecure(name) is insecure

@@ -126,6 +126,14 @@ class MirrorIndex:
             for mirror in table.mirrors
             if mirror.location != table.location
         )
+        # containers/image skips TLS checks for a mirror attempt by the mirror entry's own
+        # `insecure` (`pullSource.Endpoint.Insecure`), whatever table its location matches.
+        self._insecure_mirror_scopes = frozenset(
+            mirror.location
+            for table in self.tables
+            for mirror in table.mirrors
+            if mirror.insecure and mirror.location != table.location
+        )
 
     @classmethod
     def from_config(
@@ -159,11 +167,7 @@ class MirrorIndex:
     def on_mirror(self, name: str) -> bool:
         """Whether repository `name` lies inside a location the mirror sets name as a mirror
         (an image pushed to the mirror and named there directly)."""
-        if name in self._mirror_scopes:
-            return True
-        return any(
-            name[end] == "/" and name[:end] in self._mirror_scopes for end in range(1, len(name))
-        )
+        return _inside(name, self._mirror_scopes)
 
     def serves(self, plan: PullPlan) -> bool:
         """Whether the pull works in a disconnected cluster: the node tries a mirror that is
@@ -308,9 +312,14 @@ class MirrorIndex:
 
     def insecure(self, name: str) -> bool:
         """Whether the node skips TLS verification for repository `name`: its own table says
-        `insecure = true` (containers/image `newDockerClient`)."""
+        `insecure = true` (containers/image `newDockerClient`), or it lies in a mirror
+        location whose `[[registry.mirror]]` entry does (a mirror attempt uses the entry's
+        flag). A location marked insecure under one source is then insecure for every
+        lookup of it: the webhook asks one client per repository, not per attempt."""
         table = self.find_table(name)
-        return table is not None and table.insecure
+        if table is not None and table.insecure:
+            return True
+        return bool(self._insecure_mirror_scopes) and _inside(name, self._insecure_mirror_scopes)
 
     def _blocked(self, name: str) -> bool:
         """The check made before each attempt, against that attempt's own table (spec §4.3)."""
@@ -388,3 +397,10 @@ class IndexState:
     generation: int
     loaded_at: float
     rules: int = 0
+
+
+def _inside(name: str, scopes: frozenset[str]) -> bool:
+    """`name` is one of `scopes` or a repository below one (a `/` boundary)."""
+    if name in scopes:
+        return True
+    return any(name[end] == "/" and name[:end] in scopes for end in range(1, len(name)))
