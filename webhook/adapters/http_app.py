@@ -79,8 +79,8 @@ def create_app(
     """`rollout`: the pools whose nodes run other registries files than the objects
     render; validating answers in warn and enforce mode then warn about the difference."""
     app = Flask("idms_guard")
-    # One byte more than allowed, so that a chunked body (no Content-Length: werkzeug then
-    # stops reading at the limit without a word) shows it was longer; `_json_body` refuses it.
+    # The admission routes read their bodies in `AdmissionRoutes`, with this same limit;
+    # Flask's own routes read none today, and one that will is bounded alike.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     metrics = metrics or Metrics()
     metrics.follow(lambda: index_source.state, last_sync)
